@@ -1,0 +1,347 @@
+// The client actor: `orchestrator_api` for callers outside the cluster (or
+// inside it). It asks a gateway node `whereis`, sends each request to the
+// orchestrator, and watches the orchestrator: if it dies, every unanswered
+// request is sent again to the next one, until the retry window of that
+// request runs out. CAF never fails a request whose receiver's node died (it
+// would wait forever), so the monitor is what moves such a request on. If
+// the gateway node dies too, the client connects to another member it knows.
+
+#include <map>
+#include <random>
+
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "dtask/client.hpp"
+#include "dtask/errors.hpp"
+
+namespace dtask {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Pause between two attempts to find the orchestrator while it moves.
+constexpr auto retry_pause = std::chrono::milliseconds(10);
+
+/// Bound on one `whereis` or connect round trip.
+constexpr auto resolve_timeout = std::chrono::seconds(1);
+
+struct pending_request {
+  caf::response_promise promise;
+  clock_type::time_point deadline;
+  /// Epoch of the orchestrator it was last sent to; 0 while unsent.
+  uint64_t sent_epoch = 0;
+  std::function<void(const caf::actor&)> send;
+};
+
+struct client_state {
+  std::chrono::milliseconds window{default_retry_window};
+  /// Members to ask `whereis`; `gateway` is the one connected now.
+  std::vector<endpoint> endpoints;
+  size_t next_endpoint = 0;
+  caf::actor gateway;
+  orchestrator_ref orchestrator;
+  bool resolving = false;
+  bool tick_scheduled = false;
+  std::map<uint64_t, pending_request> pending;
+  uint64_t next_id = 0;
+  boost::uuids::random_generator uuids;
+  std::mt19937_64 tokens{std::random_device{}()};
+
+  static const char* name;
+};
+
+const char* client_state::name = "dtask.client";
+
+using client_ptr = caf::stateful_actor<client_state>*;
+
+void resolve(client_ptr self);
+
+void schedule_retry(client_ptr self) {
+  auto& st = self->state;
+  if (!st.tick_scheduled) {
+    st.tick_scheduled = true;
+    self->delayed_send(self, retry_pause, tick_atom::value);
+  }
+}
+
+void send_unsent(client_ptr self) {
+  auto& st = self->state;
+  for (auto& kvp : st.pending)
+    if (kvp.second.sent_epoch == 0) {
+      kvp.second.sent_epoch = st.orchestrator.epoch;
+      kvp.second.send(st.orchestrator.handle);
+    }
+}
+
+void adopt(client_ptr self, orchestrator_ref ref) {
+  auto& st = self->state;
+  if (st.orchestrator.handle == ref.handle)
+    return;
+  if (st.orchestrator.handle)
+    self->demonitor(st.orchestrator.handle);
+  st.orchestrator = std::move(ref);
+  self->monitor(st.orchestrator.handle);
+  // Learn the other members, to have somewhere to go if the gateway dies.
+  self->request(st.orchestrator.handle, resolve_timeout, nodes_atom::value)
+    .then(
+      [=](std::vector<node_info>& nodes) {
+        auto& st = self->state;
+        for (auto& n : nodes) {
+          endpoint ep;
+          if (parse_endpoint(n.node, ep).empty()
+              && std::find(st.endpoints.begin(), st.endpoints.end(), ep)
+                   == st.endpoints.end())
+            st.endpoints.push_back(ep);
+        }
+      },
+      [](caf::error&) {});
+}
+
+/// Gives up on requests whose window ran out; retries the rest.
+void retry(client_ptr self) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  for (auto i = st.pending.begin(); i != st.pending.end();) {
+    if (i->second.sent_epoch == 0 && i->second.deadline <= now) {
+      i->second.promise.deliver(make_error(
+        errc::no_orchestrator, "no orchestrator answered within the retry "
+                               "window"));
+      i = st.pending.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  if (st.pending.empty())
+    return;
+  if (st.orchestrator.handle)
+    send_unsent(self);
+  else
+    resolve(self);
+}
+
+/// Marks every request sent to the orchestrator of `epoch` as unsent.
+void orchestrator_lost(client_ptr self, uint64_t epoch) {
+  auto& st = self->state;
+  if (st.orchestrator.epoch == epoch && st.orchestrator.handle) {
+    self->demonitor(st.orchestrator.handle);
+    st.orchestrator = orchestrator_ref{};
+  }
+  for (auto& kvp : st.pending)
+    if (kvp.second.sent_epoch == epoch)
+      kvp.second.sent_epoch = 0;
+  retry(self);
+}
+
+void ask_whereis(client_ptr self) {
+  auto& st = self->state;
+  self->request(st.gateway, resolve_timeout, whereis_atom::value)
+    .then(
+      [=](orchestrator_ref& ref) {
+        self->state.resolving = false;
+        adopt(self, std::move(ref));
+        retry(self);
+      },
+      [=](caf::error&) {
+        self->state.resolving = false;
+        schedule_retry(self);
+      });
+}
+
+/// Finds the orchestrator through the gateway, or through another member if
+/// the gateway is gone.
+void resolve(client_ptr self) {
+  auto& st = self->state;
+  if (st.resolving)
+    return;
+  st.resolving = true;
+  if (st.gateway) {
+    ask_whereis(self);
+    return;
+  }
+  auto ep = st.endpoints[st.next_endpoint++ % st.endpoints.size()];
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, resolve_timeout, caf::connect_atom::value, ep.host, ep.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        auto& st = self->state;
+        if (!ptr) {
+          st.resolving = false;
+          schedule_retry(self);
+          return;
+        }
+        st.gateway = caf::actor_cast<caf::actor>(ptr);
+        self->monitor(st.gateway);
+        ask_whereis(self);
+      },
+      [=](caf::error&) {
+        self->state.resolving = false;
+        schedule_retry(self);
+      });
+}
+
+bool retryable(const caf::error& err) {
+  if (err.category() == error_category)
+    return is(err, errc::no_orchestrator) || is(err, errc::stale_orchestrator);
+  // Timeouts and a receiver that went away.
+  return true;
+}
+
+template <class Reply, class... Ts>
+caf::response_promise submit(client_ptr self, Ts... xs) {
+  auto& st = self->state;
+  auto id = ++st.next_id;
+  auto& p = st.pending[id];
+  p.promise = self->make_response_promise();
+  p.deadline = clock_type::now() + st.window;
+  auto window = st.window;
+  p.send = [self, id, window, xs...](const caf::actor& orch) {
+    self->request(orch, window, xs...)
+      .then(
+        [=](Reply& reply) {
+          auto& st = self->state;
+          auto i = st.pending.find(id);
+          if (i == st.pending.end())
+            return; // Answered by an earlier attempt.
+          i->second.promise.deliver(std::move(reply));
+          st.pending.erase(i);
+        },
+        [=](caf::error& err) {
+          auto& st = self->state;
+          auto i = st.pending.find(id);
+          if (i == st.pending.end())
+            return;
+          if (!retryable(err) || clock_type::now() >= i->second.deadline) {
+            i->second.promise.deliver(std::move(err));
+            st.pending.erase(i);
+            return;
+          }
+          orchestrator_lost(self, i->second.sent_epoch);
+        });
+  };
+  auto rp = p.promise;
+  retry(self);
+  return rp;
+}
+
+caf::behavior client_actor(client_ptr self, caf::actor gateway, endpoint ep,
+                           std::chrono::milliseconds window) {
+  auto& st = self->state;
+  st.window = window;
+  st.gateway = std::move(gateway);
+  st.endpoints.push_back(std::move(ep));
+  self->monitor(st.gateway);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source == st.gateway.address())
+      st.gateway = nullptr;
+    if (st.orchestrator.handle
+        && dm.source == st.orchestrator.handle.address())
+      orchestrator_lost(self, st.orchestrator.epoch);
+  });
+  return {
+    [=](start_atom a, std::string& type, caf::message& args,
+        start_options& opts) {
+      auto& st = self->state;
+      // A name and a token chosen here make a retried start idempotent.
+      if (opts.name.empty())
+        opts.name = boost::uuids::to_string(st.uuids());
+      if (opts.token == 0)
+        opts.token = st.tokens() | 1;
+      return submit<task_ref>(self, a, std::move(type), std::move(args),
+                              std::move(opts));
+    },
+    [=](status_atom a, std::string& name) {
+      return submit<task_status>(self, a, std::move(name));
+    },
+    [=](list_atom a) { return submit<std::vector<task_status>>(self, a); },
+    [=](nodes_atom a) { return submit<std::vector<node_info>>(self, a); },
+    [=](tick_atom) {
+      self->state.tick_scheduled = false;
+      retry(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<orchestrator_api>
+spawn_client(caf::actor_system& sys, const endpoint& gateway,
+             std::chrono::milliseconds retry_window) {
+  caf::scoped_actor self{sys};
+  caf::expected<orchestrator_api> result{caf::sec::bad_function_call};
+  self
+    ->request(sys.middleman().actor_handle(), std::chrono::seconds(3),
+              caf::connect_atom::value, gateway.host, gateway.port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        if (!ptr) {
+          result = caf::make_error(caf::sec::no_actor_published_at_port);
+          return;
+        }
+        auto hdl = sys.spawn(client_actor, caf::actor_cast<caf::actor>(ptr),
+                             gateway, retry_window);
+        result = caf::actor_cast<orchestrator_api>(hdl);
+      },
+      [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+// -- blocking facade ----------------------------------------------------------
+
+caf::expected<client> client::connect(caf::actor_system& sys,
+                                      const endpoint& gateway,
+                                      std::chrono::milliseconds retry_window) {
+  auto hdl = spawn_client(sys, gateway, retry_window);
+  if (!hdl)
+    return std::move(hdl.error());
+  // A request never waits longer than the retry window plus the time one
+  // orchestrator takes to answer (it learns of a dead node within a second).
+  return client{sys, std::move(*hdl), retry_window + std::chrono::seconds(30)};
+}
+
+namespace {
+
+template <class T, class... Ts>
+caf::expected<T> blocking_request(caf::actor_system& sys,
+                                  const orchestrator_api& hdl,
+                                  std::chrono::milliseconds timeout,
+                                  Ts&&... xs) {
+  caf::scoped_actor self{sys};
+  caf::expected<T> result{caf::sec::bad_function_call};
+  self->request(hdl, timeout, std::forward<Ts>(xs)...)
+    .receive([&](T& x) { result = std::move(x); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace
+
+caf::expected<task_ref> client::start(const std::string& type,
+                                      caf::message args,
+                                      start_options opts) {
+  return blocking_request<task_ref>(*sys_, actor_, timeout_, start_atom::value,
+                                    type, std::move(args), std::move(opts));
+}
+
+caf::expected<task_status> client::status(const std::string& name) {
+  return blocking_request<task_status>(*sys_, actor_, timeout_,
+                                       status_atom::value, name);
+}
+
+caf::expected<std::vector<task_status>> client::list() {
+  return blocking_request<std::vector<task_status>>(*sys_, actor_, timeout_,
+                                                    list_atom::value);
+}
+
+caf::expected<std::vector<node_info>> client::nodes() {
+  return blocking_request<std::vector<node_info>>(*sys_, actor_, timeout_,
+                                                  nodes_atom::value);
+}
+
+} // namespace dtask

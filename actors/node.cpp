@@ -1,0 +1,157 @@
+// Starting a node: configuration, message types, publishing, and `main`.
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors.hpp"
+#include "dtask/node.hpp"
+
+namespace dtask {
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<task_state>("dtask.task_state");
+  cfg.add_message_type<task_ref>("dtask.task_ref");
+  cfg.add_message_type<task_status>("dtask.task_status");
+  cfg.add_message_type<std::vector<task_status>>("dtask.task_status_list");
+  cfg.add_message_type<node_info>("dtask.node_info");
+  cfg.add_message_type<std::vector<node_info>>("dtask.node_info_list");
+  cfg.add_message_type<start_options>("dtask.start_options");
+  cfg.add_message_type<member>("dtask.member");
+  cfg.add_message_type<std::vector<member>>("dtask.member_list");
+  cfg.add_message_type<orchestrator_ref>("dtask.orchestrator_ref");
+  cfg.add_message_type<cluster_view>("dtask.cluster_view");
+  cfg.add_message_type<spawn_order>("dtask.spawn_order");
+  cfg.add_message_type<registry_entry>("dtask.registry_entry");
+  cfg.add_message_type<std::vector<registry_entry>>("dtask.registry_entries");
+}
+
+void configure(caf::actor_system_config& cfg) {
+  add_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds(100)});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::milliseconds(600)});
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  // CAF prints a report of unhandled messages and errors to stderr otherwise.
+  cfg.set("logger.console", caf::atom("none"));
+}
+
+caf::expected<node_handle> start_node(caf::actor_system& sys,
+                                      const node_config& cfg, catalog cat) {
+  auto ctx = std::make_shared<node_context>(
+    node_context{cfg, cfg.name(), std::move(cat)});
+  auto registry = spawn_registry(sys, ctx);
+  auto supervisor = spawn_supervisor(sys, ctx, registry);
+  auto port = sys.middleman().publish(supervisor, cfg.port, cfg.host.c_str(),
+                                      false);
+  if (!port) {
+    caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    return std::move(port.error());
+  }
+  return node_handle{ctx->name, supervisor, registry};
+}
+
+void stop_node(caf::actor_system& sys, const node_handle& node) {
+  sys.middleman().unpublish(node.supervisor, 0);
+  caf::anon_send_exit(node.supervisor, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(node.registry, caf::exit_reason::user_shutdown);
+}
+
+std::string read_node_config(std::vector<std::string>& args,
+                             node_config& out) {
+  caf::settings cluster;
+  // The file first, then command-line overrides.
+  std::string path;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].compare(0, 14, "--config-file=") == 0)
+      path = args[i].substr(14);
+    else if (args[i] == "--config-file" && i + 1 < args.size())
+      path = args[i + 1];
+  }
+  if (!path.empty()) {
+    auto file = caf::actor_system_config::parse_config_file(path.c_str());
+    if (!file)
+      return "config file " + path + ": " + caf::to_string(file.error());
+    auto i = file->find("cluster");
+    if (i != file->end()) {
+      auto dict = caf::get_if<caf::config_value::dictionary>(
+        &i->second.get_data());
+      if (dict == nullptr)
+        return "config file " + path + ": cluster must be a section";
+      for (auto& kvp : *dict)
+        cluster[kvp.first] = kvp.second;
+    }
+  }
+  std::vector<std::string> rest;
+  for (auto& arg : args) {
+    if (arg.compare(0, 10, "--cluster.") != 0) {
+      rest.push_back(arg);
+      continue;
+    }
+    auto eq = arg.find('=');
+    if (eq == std::string::npos)
+      return arg.substr(2) + ": expected --" + arg.substr(2) + "=VALUE";
+    auto key = arg.substr(10, eq - 10);
+    auto text = arg.substr(eq + 1);
+    auto val = caf::config_value::parse(text);
+    // Unquoted text that is no other value (a host name) is a string.
+    cluster[key] = val ? std::move(*val) : caf::config_value{text};
+  }
+  args = std::move(rest);
+  return read_cluster_config(cluster, out);
+}
+
+int node_main(int argc, char** argv, catalog cat) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (auto& arg : args)
+    if (arg == "--help" || arg == "-h") {
+      std::cout << "usage: " << argv[0]
+                << " [--config-file=FILE] [--cluster.KEY=VALUE ...]\n"
+                << cluster_config_help()
+                << "  CAF keys (middleman.*, scheduler.*) as in --long-help\n";
+      return 0;
+    }
+  node_config ncfg;
+  auto err = read_node_config(args, ncfg);
+  if (!err.empty()) {
+    std::cerr << "dtask-node: broken configuration: " << err << std::endl;
+    return 2;
+  }
+  caf::actor_system_config cfg;
+  configure(cfg);
+  if (auto perr = cfg.parse(args)) {
+    std::cerr << "dtask-node: broken configuration: " << caf::to_string(perr)
+              << std::endl;
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  // Block the stop signals before CAF starts threads, then wait for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  caf::actor_system sys{cfg};
+  auto node = start_node(sys, ncfg, std::move(cat));
+  if (!node) {
+    std::cerr << "dtask-node " << ncfg.name()
+              << ": cannot start: " << sys.render(node.error()) << std::endl;
+    std::_Exit(1);
+  }
+  std::cout << "dtask-node " << node->name << " up" << std::endl;
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::cout << "dtask-node " << node->name << " stopping on signal " << sig
+            << std::endl;
+  // Leaving is abrupt for now: peers see the node die, like a crash.
+  std::_Exit(0);
+}
+
+} // namespace dtask

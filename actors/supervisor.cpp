@@ -1,0 +1,318 @@
+// The supervisor actor: one per node, published on the node's `host:port`.
+//
+// Membership: it connects to its seeds (skipping its own address), sends
+// `join`, and learns the members its peers know; it connects to each of
+// them in turn, so every node ends up connected to every live member,
+// whichever seed it joined through. It monitors every peer's supervisor: a
+// down message (process death, or a missed heartbeat for a hung peer) removes
+// the member. Seeds that are not members are retried every retry interval,
+// which is also how a restarted node is found again.
+//
+// Election: every supervisor monitors the orchestrator it follows. When it
+// dies, the live member with the smallest name starts a new one with the next
+// epoch and announces it; the others adopt the announcement. Conflicting
+// orchestrators (two that started while the nodes could not see each other)
+// resolve by `supersedes`: the higher epoch wins, then the smaller node name.
+
+#include <map>
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors.hpp"
+#include "dtask/errors.hpp"
+
+namespace dtask {
+
+namespace {
+
+/// Bound on one connect or join attempt.
+constexpr auto join_timeout = std::chrono::seconds(2);
+
+struct supervisor_state {
+  node_context_ptr ctx;
+  member self_member;
+  /// Peers, by name; never the local node.
+  std::map<std::string, member> peers;
+  /// Endpoints with a connect or join under way.
+  std::set<std::string> connecting;
+  orchestrator_ref orchestrator;
+  /// The highest orchestrator epoch seen; a new orchestrator takes the next.
+  uint64_t last_epoch = 0;
+  /// The orchestrator this node runs, if any.
+  caf::actor local_orchestrator;
+  /// Where the local registry mirrors its entries: while this node runs the
+  /// orchestrator, the registry of the member that would be elected next.
+  caf::actor mirror_target;
+  /// False until the first round of seed attempts ended: a node does not
+  /// elect itself before it had the chance to find an existing cluster.
+  bool first_round_done = false;
+  size_t first_round_pending = 0;
+
+  static const char* name;
+};
+
+const char* supervisor_state::name = "dtask.supervisor";
+
+using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
+
+std::vector<member> all_members(supervisor_ptr self) {
+  auto& st = self->state;
+  std::vector<member> result{st.self_member};
+  for (auto& kvp : st.peers)
+    result.push_back(kvp.second);
+  return result;
+}
+
+cluster_view view(supervisor_ptr self) {
+  return cluster_view{all_members(self), self->state.orchestrator};
+}
+
+void update_mirror(supervisor_ptr self) {
+  auto& st = self->state;
+  caf::actor target;
+  if (st.local_orchestrator && !st.peers.empty())
+    target = st.peers.begin()->second.registry;
+  if (target != st.mirror_target) {
+    st.mirror_target = target;
+    self->send(st.self_member.registry, mirror_atom::value, target);
+  }
+}
+
+void push_members(supervisor_ptr self) {
+  auto& st = self->state;
+  if (st.local_orchestrator)
+    self->send(st.local_orchestrator, members_atom::value, all_members(self));
+  update_mirror(self);
+}
+
+void adopt(supervisor_ptr self, orchestrator_ref ref) {
+  auto& st = self->state;
+  if (st.orchestrator.handle)
+    self->demonitor(st.orchestrator.handle);
+  if (st.local_orchestrator && st.local_orchestrator != ref.handle) {
+    self->send_exit(st.local_orchestrator, caf::exit_reason::user_shutdown);
+    st.local_orchestrator = nullptr;
+  }
+  st.last_epoch = std::max(st.last_epoch, ref.epoch);
+  st.orchestrator = std::move(ref);
+  self->monitor(st.orchestrator.handle);
+  std::cout << "dtask-node " << st.ctx->name << ": orchestrator "
+            << st.orchestrator.node << " epoch " << st.orchestrator.epoch
+            << std::endl;
+  for (auto& kvp : st.peers)
+    self->send(kvp.second.supervisor, orch_atom::value, st.orchestrator);
+  update_mirror(self);
+}
+
+/// Starts a new orchestrator here if there is none and this node has the
+/// smallest name among the live members.
+void elect(supervisor_ptr self) {
+  auto& st = self->state;
+  if (st.orchestrator.handle || !st.first_round_done)
+    return;
+  if (!st.peers.empty() && st.peers.begin()->first < st.ctx->name)
+    return; // The smallest member elects; its announcement will come.
+  auto epoch = st.last_epoch + 1;
+  st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
+                                             all_members(self));
+  adopt(self, orchestrator_ref{st.local_orchestrator, st.ctx->name, epoch});
+}
+
+void remove_peer(supervisor_ptr self, std::string node) {
+  auto& st = self->state;
+  auto i = st.peers.find(node);
+  if (i == st.peers.end())
+    return;
+  self->demonitor(i->second.supervisor);
+  st.peers.erase(i);
+  std::cout << "dtask-node " << st.ctx->name << ": member " << node << " down"
+            << std::endl;
+  push_members(self);
+}
+
+void add_peer(supervisor_ptr self, const member& m) {
+  auto& st = self->state;
+  if (m.node == st.ctx->name || !m.supervisor || !m.registry)
+    return;
+  auto i = st.peers.find(m.node);
+  if (i != st.peers.end()) {
+    if (i->second.supervisor == m.supervisor)
+      return;
+    // The node restarted: its old incarnation is gone.
+    remove_peer(self, m.node);
+  }
+  self->monitor(m.supervisor);
+  st.peers.emplace(m.node, m);
+  std::cout << "dtask-node " << st.ctx->name << ": member " << m.node << " up"
+            << std::endl;
+  push_members(self);
+}
+
+void try_connect(supervisor_ptr self, const std::string& node);
+
+void merge_view(supervisor_ptr self, cluster_view& v) {
+  auto& st = self->state;
+  for (auto& m : v.members)
+    if (m.node != st.ctx->name && st.peers.count(m.node) == 0)
+      try_connect(self, m.node);
+  if (supersedes(v.orchestrator, st.orchestrator))
+    adopt(self, std::move(v.orchestrator));
+}
+
+void first_round_step(supervisor_ptr self) {
+  auto& st = self->state;
+  if (st.first_round_done || --st.first_round_pending > 0)
+    return;
+  st.first_round_done = true;
+  elect(self);
+}
+
+/// Connects to `node` ("host:port"), sends `join`, merges the answer.
+/// `first_round` marks the initial seed attempts.
+void try_connect(supervisor_ptr self, const std::string& node,
+                 bool first_round) {
+  auto& st = self->state;
+  endpoint ep;
+  if (!parse_endpoint(node, ep).empty() || node == st.ctx->name
+      || st.connecting.count(node) > 0) {
+    if (first_round)
+      first_round_step(self);
+    return;
+  }
+  st.connecting.insert(node);
+  auto finish = [=] {
+    self->state.connecting.erase(node);
+    if (first_round)
+      first_round_step(self);
+  };
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, join_timeout, caf::connect_atom::value, ep.host, ep.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        if (!ptr) {
+          finish();
+          return;
+        }
+        auto peer = caf::actor_cast<caf::actor>(ptr);
+        self
+          ->request(peer, join_timeout, join_atom::value,
+                    self->state.self_member)
+          .then(
+            [=](cluster_view& v) {
+              for (auto& m : v.members)
+                if (m.node == node)
+                  add_peer(self, m);
+              merge_view(self, v);
+              finish();
+            },
+            [=](caf::error&) { finish(); });
+      },
+      [=](caf::error&) { finish(); });
+}
+
+void try_connect(supervisor_ptr self, const std::string& node) {
+  try_connect(self, node, false);
+}
+
+caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
+                         caf::actor registry) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.self_member = member{st.ctx->name, caf::actor_cast<caf::actor>(self),
+                          registry};
+  self->attach_functor([=] {
+    // This node's orchestrator and registry end with its supervisor.
+    if (self->state.local_orchestrator)
+      caf::anon_send_exit(self->state.local_orchestrator,
+                          caf::exit_reason::user_shutdown);
+  });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.orchestrator.handle && dm.source == st.orchestrator.handle.address()) {
+      std::cout << "dtask-node " << st.ctx->name << ": orchestrator "
+                << st.orchestrator.node << " down" << std::endl;
+      st.orchestrator = orchestrator_ref{};
+      if (st.local_orchestrator
+          && dm.source == st.local_orchestrator.address())
+        st.local_orchestrator = nullptr;
+      update_mirror(self);
+    }
+    for (auto& kvp : st.peers)
+      if (dm.source == kvp.second.supervisor.address()) {
+        remove_peer(self, kvp.first);
+        break;
+      }
+    elect(self);
+  });
+  // The first round of seed attempts.
+  std::vector<std::string> seeds;
+  for (auto& ep : st.ctx->config.seeds)
+    if (ep.to_string() != st.ctx->name)
+      seeds.push_back(ep.to_string());
+  st.first_round_pending = seeds.size();
+  if (seeds.empty()) {
+    st.first_round_done = true;
+    elect(self);
+  }
+  for (auto& seed : seeds)
+    try_connect(self, seed, true);
+  self->delayed_send(self, st.ctx->config.retry_interval, tick_atom::value);
+  auto forward_or_fail = [=](auto&&... xs) -> caf::result<caf::message> {
+    auto& orch = self->state.orchestrator.handle;
+    if (!orch)
+      return make_error(errc::no_orchestrator,
+                        "the cluster is electing an orchestrator");
+    self->delegate(orch, std::forward<decltype(xs)>(xs)...);
+    return caf::delegated<caf::message>{};
+  };
+  return {
+    [=](join_atom, member& m) -> cluster_view {
+      add_peer(self, m);
+      return view(self);
+    },
+    [=](orch_atom, orchestrator_ref& ref) {
+      if (supersedes(ref, self->state.orchestrator))
+        adopt(self, std::move(ref));
+    },
+    [=](whereis_atom) -> caf::result<orchestrator_ref> {
+      auto& orch = self->state.orchestrator;
+      if (!orch.handle)
+        return make_error(errc::no_orchestrator,
+                          "the cluster is electing an orchestrator");
+      return orch;
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      for (auto& ep : st.ctx->config.seeds) {
+        auto node = ep.to_string();
+        if (st.peers.count(node) == 0)
+          try_connect(self, node);
+      }
+      elect(self);
+      self->delayed_send(self, st.ctx->config.retry_interval, tick_atom::value);
+    },
+    // Public requests sent to a node: handed to the orchestrator.
+    [=](start_atom a, std::string& type, caf::message& args,
+        start_options& opts) {
+      return forward_or_fail(a, std::move(type), std::move(args),
+                             std::move(opts));
+    },
+    [=](status_atom a, std::string& name) {
+      return forward_or_fail(a, std::move(name));
+    },
+    [=](list_atom a) { return forward_or_fail(a); },
+    [=](nodes_atom a) { return forward_or_fail(a); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_supervisor(caf::actor_system& sys, node_context_ptr ctx,
+                            caf::actor registry) {
+  return sys.spawn(supervisor, std::move(ctx), std::move(registry));
+}
+
+} // namespace dtask

@@ -1,0 +1,40 @@
+// The worker actor: runs one incarnation of a task and reports its outcome to
+// the registry of its node, which watches it and reports upwards.
+
+#include <caf/all.hpp>
+
+#include "actors.hpp"
+
+namespace dtask {
+
+task_context::task_context(caf::event_based_actor* self, caf::actor registry,
+                           std::string name, uint64_t epoch)
+  : self_(self),
+    registry_(std::move(registry)),
+    name_(std::move(name)),
+    epoch_(epoch) {
+  // nop
+}
+
+void task_context::done(caf::message result) const {
+  self_->send(registry_, finished_atom::value, epoch_,
+              task_status{name_, task_state::done, {}, std::move(result), {}});
+  self_->quit();
+}
+
+void task_context::fail(std::string reason) const {
+  self_->send(registry_, finished_atom::value, epoch_,
+              task_status{name_, task_state::failed, {}, caf::message{},
+                          std::move(reason)});
+  self_->quit();
+}
+
+caf::actor spawn_worker(caf::actor_system& sys, const task_factory& factory,
+                        const spawn_order& order, caf::actor registry) {
+  return sys.spawn([factory, order, registry](caf::event_based_actor* self) {
+    return factory(self, order.args,
+                   task_context{self, registry, order.name, order.epoch});
+  });
+}
+
+} // namespace dtask

@@ -1,0 +1,267 @@
+// dtask: the command line client. Prints one JSON object per line on stdout.
+// Exit codes: 0 success, 1 the answer is an error (or a waited-for task did
+// not end `done`), 2 usage or connection error (message on stderr).
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "dtask/client.hpp"
+#include "dtask/errors.hpp"
+#include "dtask/node.hpp"
+
+namespace {
+
+const char* usage =
+  "usage: dtask --connect=HOST:PORT COMMAND [ARGS]\n"
+  "commands:\n"
+  "  start TYPE [ARG...] [--name=NAME] [--wait] [--timeout=SECONDS]\n"
+  "  status NAME\n"
+  "  list\n"
+  "  nodes\n"
+  "options:\n"
+  "  --retry-window=MS  how long requests are retried while the\n"
+  "                     orchestrator moves (5000)\n";
+
+std::string quote(const std::string& str) {
+  std::string out = "\"";
+  for (unsigned char c : str) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string to_json(const caf::message& msg) {
+  std::string out = "[";
+  for (size_t i = 0; i < msg.size(); ++i) {
+    if (i > 0)
+      out += ",";
+    if (msg.match_element<std::string>(i))
+      out += quote(msg.get_as<std::string>(i));
+    else if (msg.match_element<int64_t>(i))
+      out += std::to_string(msg.get_as<int64_t>(i));
+    else if (msg.match_element<int32_t>(i))
+      out += std::to_string(msg.get_as<int32_t>(i));
+    else if (msg.match_element<uint64_t>(i))
+      out += std::to_string(msg.get_as<uint64_t>(i));
+    else if (msg.match_element<bool>(i))
+      out += msg.get_as<bool>(i) ? "true" : "false";
+    else
+      out += quote(msg.cvals()->stringify(i));
+  }
+  return out + "]";
+}
+
+std::string to_json(const dtask::task_status& st) {
+  std::string out = "{\"name\":" + quote(st.name) + ",\"state\":\""
+                    + dtask::to_string(st.state) + "\",\"node\":"
+                    + quote(st.node);
+  if (st.state == dtask::task_state::done)
+    out += ",\"result\":" + to_json(st.result);
+  else if (!st.reason.empty())
+    out += ",\"reason\":" + quote(st.reason);
+  return out + "}";
+}
+
+/// Prints a dtask error as JSON and returns 1; any other error goes to
+/// stderr and returns 2.
+int report(const caf::error& err) {
+  if (err.category() != dtask::error_category) {
+    std::cerr << "dtask: " << caf::to_string(err) << std::endl;
+    return 2;
+  }
+  auto code = static_cast<dtask::errc>(err.code());
+  auto& ctx = err.context();
+  std::string out = "{\"error\":\"" + std::string{dtask::to_string(code)}
+                    + "\"";
+  auto text = [&](size_t i) {
+    return i < ctx.size() && ctx.match_element<std::string>(i)
+             ? quote(ctx.get_as<std::string>(i))
+             : std::string{"null"};
+  };
+  auto number = [&](size_t i) {
+    return i < ctx.size() && ctx.match_element<uint64_t>(i)
+             ? std::to_string(ctx.get_as<uint64_t>(i))
+             : std::string{"null"};
+  };
+  switch (code) {
+    case dtask::errc::already_running:
+    case dtask::errc::node_down:
+      out += ",\"name\":" + text(0) + ",\"node\":" + text(1);
+      break;
+    case dtask::errc::not_found:
+      out += ",\"name\":" + text(0);
+      break;
+    case dtask::errc::unknown_task_type:
+      out += ",\"type\":" + text(0);
+      break;
+    case dtask::errc::invalid_name:
+      out += ",\"name\":" + text(0) + ",\"reason\":" + text(1);
+      break;
+    case dtask::errc::args_too_large:
+      out += ",\"size\":" + number(0) + ",\"limit\":" + number(1);
+      break;
+    default:
+      out += ",\"reason\":" + text(0);
+  }
+  std::cout << out << "}" << std::endl;
+  return 1;
+}
+
+caf::message parse_args(const std::vector<std::string>& args) {
+  caf::message_builder mb;
+  for (auto& arg : args) {
+    auto digits = arg[0] == '-' ? arg.substr(1) : arg;
+    if (!digits.empty() && digits.size() <= 18
+        && digits.find_first_not_of("0123456789") == std::string::npos)
+      mb.append(static_cast<int64_t>(std::stoll(arg)));
+    else
+      mb.append(arg);
+  }
+  return mb.to_message();
+}
+
+int usage_error(const std::string& what) {
+  std::cerr << "dtask: " << what << "\n" << usage;
+  return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string connect;
+  std::string name;
+  bool wait = false;
+  long timeout_s = 0;
+  long window_ms = dtask::default_retry_window.count();
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* prefix) {
+      return arg.substr(std::string{prefix}.size());
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return 0;
+    } else if (arg.rfind("--connect=", 0) == 0) {
+      connect = value("--connect=");
+    } else if (arg.rfind("--name=", 0) == 0) {
+      name = value("--name=");
+      if (name.empty())
+        return usage_error("--name= needs a value");
+    } else if (arg == "--wait") {
+      wait = true;
+    } else if (arg.rfind("--timeout=", 0) == 0) {
+      timeout_s = std::atol(value("--timeout=").c_str());
+      if (timeout_s <= 0)
+        return usage_error("--timeout= needs a positive number of seconds");
+    } else if (arg.rfind("--retry-window=", 0) == 0) {
+      window_ms = std::atol(value("--retry-window=").c_str());
+      if (window_ms <= 0)
+        return usage_error("--retry-window= needs a positive number of ms");
+    } else if (arg.rfind("--", 0) == 0 && positional.empty()) {
+      return usage_error("unknown option " + arg);
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (connect.empty())
+    return usage_error("missing --connect=HOST:PORT");
+  dtask::endpoint gateway;
+  auto ep_err = dtask::parse_endpoint(connect, gateway);
+  if (!ep_err.empty())
+    return usage_error("--connect: " + ep_err);
+  if (positional.empty())
+    return usage_error("missing command");
+  auto cmd = positional[0];
+  std::vector<std::string> rest(positional.begin() + 1, positional.end());
+  if ((cmd == "status" && rest.size() != 1)
+      || ((cmd == "list" || cmd == "nodes") && !rest.empty())
+      || (cmd == "start" && rest.empty()))
+    return usage_error("wrong arguments for " + cmd);
+  if (cmd != "start" && cmd != "status" && cmd != "list" && cmd != "nodes")
+    return usage_error("unknown command " + cmd);
+  caf::actor_system_config cfg;
+  dtask::configure(cfg);
+  caf::actor_system sys{cfg};
+  auto cli = dtask::client::connect(sys, gateway,
+                                    std::chrono::milliseconds(window_ms));
+  if (!cli) {
+    std::cerr << "dtask: cannot connect to " << connect << ": "
+              << caf::to_string(cli.error()) << std::endl;
+    std::_Exit(2);
+  }
+  int rc = 0;
+  if (cmd == "start") {
+    caf::scoped_actor callback{sys};
+    dtask::start_options opts;
+    opts.name = name;
+    if (wait)
+      opts.callback = caf::actor_cast<caf::actor>(callback);
+    auto type = rest[0];
+    rest.erase(rest.begin());
+    auto ref = cli->start(type, parse_args(rest), std::move(opts));
+    if (!ref) {
+      rc = report(ref.error());
+    } else {
+      std::cout << "{\"name\":" << quote(ref->name)
+                << ",\"node\":" << quote(ref->node)
+                << ",\"state\":\"running\"}" << std::endl;
+      if (wait) {
+        auto on_status = [&](dtask::task_status& st) {
+          std::cout << to_json(st) << std::endl;
+          rc = st.state == dtask::task_state::done ? 0 : 1;
+        };
+        if (timeout_s > 0)
+          callback->receive(on_status,
+                            caf::after(std::chrono::seconds(timeout_s)) >> [&] {
+                              std::cerr << "dtask: no outcome within "
+                                        << timeout_s << " s" << std::endl;
+                              rc = 2;
+                            });
+        else
+          callback->receive(on_status);
+      }
+    }
+  } else if (cmd == "status") {
+    auto st = cli->status(rest[0]);
+    rc = st ? (std::cout << to_json(*st) << std::endl, 0) : report(st.error());
+  } else if (cmd == "list") {
+    auto xs = cli->list();
+    if (!xs)
+      rc = report(xs.error());
+    else
+      for (auto& st : *xs)
+        std::cout << to_json(st) << std::endl;
+  } else {
+    auto xs = cli->nodes();
+    if (!xs)
+      rc = report(xs.error());
+    else
+      for (auto& n : *xs)
+        std::cout << "{\"node\":" << quote(n.node) << ",\"state\":"
+                  << quote(n.state) << ",\"orchestrator\":"
+                  << (n.orchestrator ? "true" : "false")
+                  << ",\"running\":" << n.running << "}" << std::endl;
+  }
+  std::cout.flush();
+  // Skip the actor system's orderly shutdown: it waits for remote peers.
+  std::_Exit(rc);
+}

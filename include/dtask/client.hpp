@@ -1,0 +1,68 @@
+#pragma once
+
+// Talking to a cluster from outside. The client actor speaks
+// `orchestrator_api`, so any actor can use it as if it were the orchestrator:
+// it finds the orchestrator through the node it connected to, watches it, and
+// while the orchestrator moves it retries every request for a bounded window.
+// `client` wraps it in blocking calls for `main()`.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+
+#include "dtask/config.hpp"
+#include "dtask/protocol.hpp"
+
+namespace dtask {
+
+/// How long requests are retried while no orchestrator answers.
+constexpr std::chrono::milliseconds default_retry_window{5000};
+
+/// Spawns a client actor for the node published at `gateway` (any node of the
+/// cluster). Requests are `orchestrator_api` messages; starts without a token
+/// get one, so a retried start is answered as the first one.
+caf::expected<orchestrator_api>
+spawn_client(caf::actor_system& sys, const endpoint& gateway,
+             std::chrono::milliseconds retry_window = default_retry_window);
+
+/// Blocking calls on a client actor.
+class client {
+public:
+  /// Connects to `gateway`. Fails with a connection error if no node listens.
+  static caf::expected<client>
+  connect(caf::actor_system& sys, const endpoint& gateway,
+          std::chrono::milliseconds retry_window = default_retry_window);
+
+  /// Starts `type` with `args`. An empty `opts.name` makes a random UUID name.
+  caf::expected<task_ref> start(const std::string& type, caf::message args,
+                                start_options opts = {});
+
+  caf::expected<task_status> status(const std::string& name);
+
+  caf::expected<std::vector<task_status>> list();
+
+  caf::expected<std::vector<node_info>> nodes();
+
+  /// The client actor, for actors that want to send requests themselves.
+  const orchestrator_api& actor() const noexcept {
+    return actor_;
+  }
+
+private:
+  client(caf::actor_system& sys, orchestrator_api hdl,
+         std::chrono::milliseconds timeout)
+    : sys_(&sys), actor_(std::move(hdl)), timeout_(timeout) {
+    // nop
+  }
+
+  caf::actor_system* sys_;
+  orchestrator_api actor_;
+  std::chrono::milliseconds timeout_;
+};
+
+} // namespace dtask

@@ -1,0 +1,166 @@
+#pragma once
+
+// The `[cluster]` section of a node's configuration. CAF silently ignores a
+// value of the wrong type and keeps unknown keys, so dtask reads the raw
+// section itself and refuses anything it does not understand, naming the key.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/config_value.hpp>
+#include <caf/settings.hpp>
+
+namespace dtask {
+
+/// A `host:port` pair.
+struct endpoint {
+  std::string host;
+  uint16_t port = 0;
+
+  std::string to_string() const {
+    return host + ":" + std::to_string(port);
+  }
+
+  friend bool operator==(const endpoint& x, const endpoint& y) {
+    return x.host == y.host && x.port == y.port;
+  }
+};
+
+/// Parses "host:port". Returns an empty string on success, else the problem.
+inline std::string parse_endpoint(const std::string& str, endpoint& out) {
+  auto colon = str.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == str.size())
+    return "\"" + str + "\" is not of the form host:port";
+  auto port_str = str.substr(colon + 1);
+  if (port_str.size() > 5
+      || port_str.find_first_not_of("0123456789") != std::string::npos)
+    return "\"" + str + "\" has no valid port number";
+  auto port = std::stoul(port_str);
+  if (port < 1 || port > 65535)
+    return "\"" + str + "\" has port " + port_str + ", outside 1..65535";
+  out.host = str.substr(0, colon);
+  out.port = static_cast<uint16_t>(port);
+  return {};
+}
+
+/// Everything a node reads from `[cluster]`.
+struct node_config {
+  /// Interface the node listens on; also the host part of its name.
+  std::string host = "127.0.0.1";
+  uint16_t port = 4100;
+  /// Nodes to join through. The node's own address is skipped.
+  std::vector<endpoint> seeds;
+  /// How long finished tasks are remembered.
+  std::chrono::milliseconds finished_ttl{60000};
+  /// Largest serialized size of a task's arguments.
+  uint64_t max_args_bytes = 64 * 1024;
+  /// How often the supervisor retries seeds and unreachable members.
+  std::chrono::milliseconds retry_interval{500};
+
+  /// The node's name in every output: `host:port`.
+  std::string name() const {
+    return endpoint{host, port}.to_string();
+  }
+};
+
+/// One line of help per key of `[cluster]`, for `--help`.
+inline const char* cluster_config_help() {
+  return "  [cluster] keys (file or --cluster.KEY=VALUE):\n"
+         "    host            string    interface and name host (127.0.0.1)\n"
+         "    port            integer   listening port, 1..65535 (4100)\n"
+         "    seeds           list      [\"host:port\", ...] to join through\n"
+         "    finished-ttl    duration  how long finished tasks are kept (60s)\n"
+         "    max-args-bytes  integer   largest serialized task arguments "
+         "(65536)\n"
+         "    retry-interval  duration  how often seeds are retried (500ms)\n";
+}
+
+namespace detail {
+
+inline std::string key_error(const std::string& key, const std::string& what) {
+  return "cluster." + key + ": " + what;
+}
+
+inline std::string read_duration(const std::string& key,
+                                 const caf::config_value& val,
+                                 std::chrono::milliseconds& out) {
+  auto ts = caf::get_if<caf::timespan>(&val.get_data());
+  if (ts == nullptr)
+    return key_error(key, "expected a duration such as 60s or 500ms, got "
+                            + caf::to_string(val));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*ts);
+  if (ms.count() <= 0)
+    return key_error(key, "must be positive, got " + caf::to_string(val));
+  out = ms;
+  return {};
+}
+
+} // namespace detail
+
+/// Reads the `[cluster]` section into `out`, starting from `out`'s values.
+/// Returns an empty string on success, else a message naming the bad key.
+inline std::string read_cluster_config(const caf::settings& section,
+                                       node_config& out) {
+  using detail::key_error;
+  for (auto& kvp : section) {
+    auto& key = kvp.first;
+    auto& val = kvp.second;
+    auto& data = val.get_data();
+    if (key == "host") {
+      auto str = caf::get_if<std::string>(&data);
+      if (str == nullptr || str->empty())
+        return key_error(key, "expected a non-empty string, got "
+                                + caf::to_string(val));
+      out.host = *str;
+    } else if (key == "port") {
+      auto num = caf::get_if<int64_t>(&data);
+      if (num == nullptr)
+        return key_error(key, "expected an integer, got "
+                                + caf::to_string(val));
+      if (*num < 1 || *num > 65535)
+        return key_error(key, std::to_string(*num) + " is outside 1..65535");
+      out.port = static_cast<uint16_t>(*num);
+    } else if (key == "seeds") {
+      auto lst = caf::get_if<caf::config_value::list>(&data);
+      if (lst == nullptr)
+        return key_error(key, "expected a list such as [\"127.0.0.1:4101\"], "
+                              "got "
+                                + caf::to_string(val));
+      std::vector<endpoint> seeds;
+      for (auto& x : *lst) {
+        auto str = caf::get_if<std::string>(&x.get_data());
+        if (str == nullptr)
+          return key_error(key, "expected \"host:port\" strings, got "
+                                  + caf::to_string(x));
+        endpoint ep;
+        auto err = parse_endpoint(*str, ep);
+        if (!err.empty())
+          return key_error(key, err);
+        seeds.push_back(std::move(ep));
+      }
+      out.seeds = std::move(seeds);
+    } else if (key == "finished-ttl") {
+      auto err = detail::read_duration(key, val, out.finished_ttl);
+      if (!err.empty())
+        return err;
+    } else if (key == "retry-interval") {
+      auto err = detail::read_duration(key, val, out.retry_interval);
+      if (!err.empty())
+        return err;
+    } else if (key == "max-args-bytes") {
+      auto num = caf::get_if<int64_t>(&data);
+      if (num == nullptr || *num < 1)
+        return key_error(key, "expected a positive integer, got "
+                                + caf::to_string(val));
+      out.max_args_bytes = static_cast<uint64_t>(*num);
+    } else {
+      return key_error(key, "unknown key (known: host, port, seeds, "
+                            "finished-ttl, max-args-bytes, retry-interval)");
+    }
+  }
+  return {};
+}
+
+} // namespace dtask

@@ -1,0 +1,248 @@
+#pragma once
+
+// The wire protocol of dtask: every message that crosses an actor boundary,
+// and the typed interface that users talk to. A reader learns the whole
+// system from this file; `docs/` and the README draw the same picture.
+//
+//   client ──start/status/list/nodes──▶ orchestrator (one per cluster)
+//                                          │ spawn_order
+//                                          ▼
+//   supervisor (every node) ◀─join─▶   registry (every node) ──spawns──▶ worker
+//     elects the orchestrator,            owns the workers of its node and
+//     answers `whereis`                   reports their outcomes upwards
+//
+// Each node publishes its supervisor on `host:port`. A client asks any
+// supervisor `whereis` and then talks to the orchestrator directly.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace dtask {
+
+// -- atoms --------------------------------------------------------------------
+
+/// Public requests, accepted by the orchestrator (and forwarded by every
+/// supervisor for actors that only know a node).
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+/// Asks a supervisor for the current orchestrator.
+using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
+
+/// Internal: supervisor <-> supervisor membership.
+using join_atom = caf::atom_constant<caf::atom("join")>;
+/// Internal: a supervisor announces a new orchestrator.
+using orch_atom = caf::atom_constant<caf::atom("orch")>;
+/// Internal: supervisor -> its local orchestrator, the live members.
+using members_atom = caf::atom_constant<caf::atom("members")>;
+/// Internal: orchestrator -> registry, run a task; registry -> orchestrator,
+/// the answer.
+using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
+using spawned_atom = caf::atom_constant<caf::atom("spawned")>;
+/// Internal: registry -> orchestrator, a task ended; orchestrator ->
+/// registry, the outcome is recorded (`ack_atom`).
+using finished_atom = caf::atom_constant<caf::atom("finished")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+/// Internal: orchestrator -> registry, adopt me and hand over your entries.
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+/// Internal: supervisor -> registry, where to mirror entries; registry ->
+/// registry, the mirrored entries of the orchestrator's node.
+using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
+/// Internal: periodic self-messages.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+// -- task state ---------------------------------------------------------------
+
+/// Where a task is in its life. `running` includes the short time between
+/// the orchestrator's decision and the worker's confirmation.
+enum class task_state : uint8_t { running, done, failed, lost };
+
+/// Lower-case name as printed by the CLI ("running", "done", ...).
+inline const char* to_string(task_state x) {
+  switch (x) {
+    case task_state::running: return "running";
+    case task_state::done: return "done";
+    case task_state::failed: return "failed";
+    case task_state::lost: return "lost";
+  }
+  return "unknown";
+}
+
+// -- public message types -----------------------------------------------------
+
+/// The reply to a successful start: where the task runs.
+struct task_ref {
+  std::string name;
+  /// `host:port` of the node that runs the worker.
+  std::string node;
+  caf::actor worker;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_ref& x) {
+  return f(caf::meta::type_name("dtask.task_ref"), x.name, x.node, x.worker);
+}
+
+/// The answer to `status`, one row of `list`, and the one message a callback
+/// receives when its task ends.
+struct task_status {
+  std::string name;
+  task_state state = task_state::running;
+  std::string node;
+  /// Set when `state == done`.
+  caf::message result;
+  /// Set when `state == failed` (and a short explanation for `lost`).
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_status& x) {
+  return f(caf::meta::type_name("dtask.task_status"), x.name, x.state, x.node,
+           x.result, x.reason);
+}
+
+/// One row of `nodes`.
+struct node_info {
+  std::string node;
+  std::string state;
+  bool orchestrator = false;
+  uint32_t running = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("dtask.node_info"), x.node, x.state,
+           x.orchestrator, x.running);
+}
+
+/// What a caller may pass with a start. An empty `name` means "make me a
+/// UUID"; an invalid `callback` means "no callback". `token` identifies the
+/// caller's attempt: a retry of a start that got through carries the same
+/// token and is answered as that start instead of `already_running`.
+struct start_options {
+  std::string name;
+  caf::actor callback;
+  uint64_t token = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, start_options& x) {
+  return f(caf::meta::type_name("dtask.start_options"), x.name, x.callback,
+           x.token);
+}
+
+/// The typed interface of the orchestrator: what any CAF actor, local or
+/// remote, sends to run and observe tasks.
+///
+/// - `(start, type, args, options) -> task_ref`, or an error:
+///   `already_running` (context: name, node, worker), `unknown_task_type`,
+///   `invalid_name`, `args_too_large`, `node_down`, `no_orchestrator`.
+/// - `(status, name) -> task_status`, or `not_found`.
+/// - `(list) -> vector<task_status>`: running and remembered tasks.
+/// - `(nodes) -> vector<node_info>`: the live members.
+using orchestrator_api = caf::typed_actor<
+  caf::replies_to<start_atom, std::string, caf::message,
+                  start_options>::with<task_ref>,
+  caf::replies_to<status_atom, std::string>::with<task_status>,
+  caf::replies_to<list_atom>::with<std::vector<task_status>>,
+  caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
+
+// -- internal message types ---------------------------------------------------
+
+/// A cluster member as its peers know it.
+struct member {
+  std::string node;
+  caf::actor supervisor;
+  caf::actor registry;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member& x) {
+  return f(caf::meta::type_name("dtask.member"), x.node, x.supervisor,
+           x.registry);
+}
+
+/// Which orchestrator a node follows. Epochs only grow: a higher epoch
+/// replaces a lower one; on a tie, the smaller node name wins.
+struct orchestrator_ref {
+  caf::actor handle;
+  std::string node;
+  uint64_t epoch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, orchestrator_ref& x) {
+  return f(caf::meta::type_name("dtask.orchestrator_ref"), x.handle, x.node,
+           x.epoch);
+}
+
+/// True if `x` should replace `y` as the orchestrator a node follows.
+inline bool supersedes(const orchestrator_ref& x, const orchestrator_ref& y) {
+  if (!x.handle)
+    return false;
+  if (!y.handle)
+    return true;
+  if (x.epoch != y.epoch)
+    return x.epoch > y.epoch;
+  return x.node < y.node;
+}
+
+/// A supervisor's answer to `join`: the members it knows and its orchestrator.
+struct cluster_view {
+  std::vector<member> members;
+  orchestrator_ref orchestrator;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
+  return f(caf::meta::type_name("dtask.cluster_view"), x.members,
+           x.orchestrator);
+}
+
+/// Orchestrator -> registry: run one incarnation of a task. `epoch` is unique
+/// per incarnation and only grows; `orch_epoch` fences old orchestrators.
+struct spawn_order {
+  std::string name;
+  std::string type;
+  caf::message args;
+  caf::actor callback;
+  uint64_t token = 0;
+  uint64_t epoch = 0;
+  uint64_t orch_epoch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, spawn_order& x) {
+  return f(caf::meta::type_name("dtask.spawn_order"), x.name, x.type, x.args,
+           x.callback, x.token, x.epoch, x.orch_epoch);
+}
+
+/// Registry -> orchestrator: one task the registry owns, for `spawned`,
+/// `finished` and `sync`. `status.state` is `running` until the worker ends.
+struct registry_entry {
+  spawn_order order;
+  caf::actor worker;
+  task_status status;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_entry& x) {
+  return f(caf::meta::type_name("dtask.registry_entry"), x.order, x.worker,
+           x.status);
+}
+
+/// Registers every message type above with a config. Every process that
+/// talks to a dtask cluster must call it (CAF drops unknown types silently).
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace dtask

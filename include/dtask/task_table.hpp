@@ -1,0 +1,211 @@
+#pragma once
+
+// The orchestrator's book of tasks: which names run where, and which finished
+// tasks are still remembered. Plain C++ with an injected clock, so every edge
+// of the lifecycle below is a unit test (tests/unit_task_table.cpp).
+//
+//                 (1) begin                (2) confirm
+//   [absent] ─────────────────▶ running ───────────────▶ running+worker
+//      ▲                         │  │                        │
+//      │ (3) abort               │  │ (5) node lost          │ (4) finish
+//      ├─────────────────────────┘  ▼                        ▼
+//      │                          lost ◀── (5) ──  done | failed
+//      │ (6) TTL expiry             │                  │
+//      └────────────────────────────┴──────────────────┘
+//
+// (1) the orchestrator accepted a start and sent the spawn order;
+// (2) the registry confirmed, the worker handle is known;
+// (3) the registry refused (unknown type, bad arguments): the name is free;
+// (4) the worker ended with a result (done) or an error (failed);
+// (5) the node died before the task ended: lost. Terminal states never change;
+// (6) a terminal record is forgotten `ttl` after it ended. Forgotten names and
+//     finished names may be started again.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/message.hpp>
+
+#include "dtask/protocol.hpp"
+
+namespace dtask {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Everything the orchestrator knows of one incarnation of a task.
+struct task_record {
+  std::string name;
+  task_state state = task_state::running;
+  std::string node;
+  uint64_t epoch = 0;
+  uint64_t token = 0;
+  /// Invalid until the registry confirmed the spawn.
+  caf::actor worker;
+  caf::actor callback;
+  caf::message result;
+  std::string reason;
+  clock_type::time_point ended_at;
+
+  bool running() const noexcept {
+    return state == task_state::running;
+  }
+
+  task_status status() const {
+    return task_status{name, state, node, result, reason};
+  }
+};
+
+class task_table {
+public:
+  explicit task_table(clock_type::duration ttl) : ttl_(ttl) {
+    // nop
+  }
+
+  clock_type::duration ttl() const noexcept {
+    return ttl_;
+  }
+
+  /// The record of `name`, or nullptr if there is none or it expired.
+  const task_record* find(const std::string& name, clock_type::time_point now) {
+    expire(now);
+    auto i = records_.find(name);
+    return i != records_.end() ? &i->second : nullptr;
+  }
+
+  /// Edge (1). Precondition: no running record of this name.
+  task_record& begin(std::string name, std::string node, uint64_t epoch,
+                     uint64_t token, caf::actor callback) {
+    auto& rec = records_[name];
+    rec = task_record{};
+    rec.name = std::move(name);
+    rec.node = std::move(node);
+    rec.epoch = epoch;
+    rec.token = token;
+    rec.callback = std::move(callback);
+    ++running_per_node_[rec.node];
+    return rec;
+  }
+
+  /// Edge (2). Returns the record, or nullptr if `epoch` is not the running
+  /// incarnation of `name`.
+  task_record* confirm(const std::string& name, uint64_t epoch,
+                       caf::actor worker) {
+    auto rec = running(name, epoch);
+    if (rec != nullptr)
+      rec->worker = std::move(worker);
+    return rec;
+  }
+
+  /// Edge (3). Forgets a running incarnation that never started.
+  bool abort(const std::string& name, uint64_t epoch) {
+    auto rec = running(name, epoch);
+    if (rec == nullptr)
+      return false;
+    dec_running(rec->node);
+    records_.erase(name);
+    return true;
+  }
+
+  /// Edges (4) and (5). Moves a running incarnation to a terminal state.
+  /// Returns the record if this call ended it, nullptr if it was not running
+  /// (unknown, an older incarnation, or already ended): a caller delivers the
+  /// callback only on a non-null result, so it is delivered at most once.
+  task_record* finish(const std::string& name, uint64_t epoch,
+                      task_state state, caf::message result,
+                      std::string reason, clock_type::time_point now) {
+    auto rec = running(name, epoch);
+    if (rec == nullptr || state == task_state::running)
+      return nullptr;
+    end(*rec, state, std::move(result), std::move(reason), now);
+    return rec;
+  }
+
+  /// Edge (5) for every running task of `node`. Returns the records it ended.
+  std::vector<task_record*> node_lost(const std::string& node,
+                                      clock_type::time_point now) {
+    std::vector<task_record*> result;
+    for (auto& kvp : records_) {
+      auto& rec = kvp.second;
+      if (rec.running() && rec.node == node) {
+        end(rec, task_state::lost, caf::message{},
+            "the node " + node + " died", now);
+        result.push_back(&rec);
+      }
+    }
+    return result;
+  }
+
+  /// Edge (6) for everything whose time is up.
+  void expire(clock_type::time_point now) {
+    while (!ended_.empty() && ended_.front().deadline <= now) {
+      auto i = records_.find(ended_.front().name);
+      // The name may have been started again since; only forget the ended
+      // incarnation that this queue entry stands for.
+      if (i != records_.end() && !i->second.running()
+          && i->second.epoch == ended_.front().epoch)
+        records_.erase(i);
+      ended_.pop_front();
+    }
+  }
+
+  /// Number of running tasks on `node`.
+  uint32_t running_on(const std::string& node) const {
+    auto i = running_per_node_.find(node);
+    return i != running_per_node_.end() ? i->second : 0;
+  }
+
+  size_t size() const noexcept {
+    return records_.size();
+  }
+
+  template <class F>
+  void for_each(clock_type::time_point now, F f) {
+    expire(now);
+    for (auto& kvp : records_)
+      f(kvp.second);
+  }
+
+private:
+  struct ended_entry {
+    clock_type::time_point deadline;
+    std::string name;
+    uint64_t epoch;
+  };
+
+  task_record* running(const std::string& name, uint64_t epoch) {
+    auto i = records_.find(name);
+    if (i == records_.end() || !i->second.running() || i->second.epoch != epoch)
+      return nullptr;
+    return &i->second;
+  }
+
+  void end(task_record& rec, task_state state, caf::message result,
+           std::string reason, clock_type::time_point now) {
+    dec_running(rec.node);
+    rec.state = state;
+    rec.result = std::move(result);
+    rec.reason = std::move(reason);
+    rec.ended_at = now;
+    rec.worker = nullptr;
+    // `ttl_` is constant, so deadlines enter this queue in order.
+    ended_.push_back(ended_entry{now + ttl_, rec.name, rec.epoch});
+  }
+
+  void dec_running(const std::string& node) {
+    auto i = running_per_node_.find(node);
+    if (i != running_per_node_.end() && --i->second == 0)
+      running_per_node_.erase(i);
+  }
+
+  clock_type::duration ttl_;
+  std::unordered_map<std::string, task_record> records_;
+  std::unordered_map<std::string, uint32_t> running_per_node_;
+  std::deque<ended_entry> ended_;
+};
+
+} // namespace dtask
