@@ -136,15 +136,36 @@ void orchestrator_lost(client_ptr self, uint64_t epoch) {
   retry(self);
 }
 
+/// Connects directly to the orchestrator's node before using it. Through
+/// the gateway alone, messages would take an indirect route, and CAF does not
+/// report the death of a node reached that way: requests would hang.
+void connect_and_adopt(client_ptr self, orchestrator_ref ref) {
+  endpoint ep;
+  if (!parse_endpoint(ref.node, ep).empty()) {
+    self->state.resolving = false;
+    schedule_retry(self);
+    return;
+  }
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, resolve_timeout, caf::connect_atom::value, ep.host, ep.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr&,
+          const std::set<std::string>&) {
+        self->state.resolving = false;
+        adopt(self, ref);
+        retry(self);
+      },
+      [=](caf::error&) {
+        self->state.resolving = false;
+        schedule_retry(self);
+      });
+}
+
 void ask_whereis(client_ptr self) {
   auto& st = self->state;
   self->request(st.gateway, resolve_timeout, whereis_atom::value)
     .then(
-      [=](orchestrator_ref& ref) {
-        self->state.resolving = false;
-        adopt(self, std::move(ref));
-        retry(self);
-      },
+      [=](orchestrator_ref& ref) { connect_and_adopt(self, std::move(ref)); },
       [=](caf::error&) {
         self->state.resolving = false;
         schedule_retry(self);
@@ -260,6 +281,17 @@ caf::behavior client_actor(client_ptr self, caf::actor gateway, endpoint ep,
     },
     [=](list_atom a) { return submit<std::vector<task_status>>(self, a); },
     [=](nodes_atom a) { return submit<std::vector<node_info>>(self, a); },
+    [=](members_atom a) -> caf::result<std::vector<node_info>> {
+      // The gateway's own view; not retried.
+      auto& gw = self->state.gateway;
+      if (!gw)
+        return make_error(errc::no_orchestrator, "the gateway node is gone");
+      auto rp = self->make_response_promise<std::vector<node_info>>();
+      self->request(gw, resolve_timeout, a)
+        .then([=](std::vector<node_info>& xs) mutable { rp.deliver(xs); },
+              [=](caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
     [=](tick_atom) {
       self->state.tick_scheduled = false;
       retry(self);
@@ -307,9 +339,8 @@ caf::expected<client> client::connect(caf::actor_system& sys,
 
 namespace {
 
-template <class T, class... Ts>
-caf::expected<T> blocking_request(caf::actor_system& sys,
-                                  const orchestrator_api& hdl,
+template <class T, class Handle, class... Ts>
+caf::expected<T> blocking_request(caf::actor_system& sys, const Handle& hdl,
                                   std::chrono::milliseconds timeout,
                                   Ts&&... xs) {
   caf::scoped_actor self{sys};
@@ -337,6 +368,11 @@ caf::expected<task_status> client::status(const std::string& name) {
 caf::expected<std::vector<task_status>> client::list() {
   return blocking_request<std::vector<task_status>>(*sys_, actor_, timeout_,
                                                     list_atom::value);
+}
+
+caf::expected<std::vector<node_info>> client::members() {
+  return blocking_request<std::vector<node_info>>(
+    *sys_, caf::actor_cast<caf::actor>(actor_), timeout_, members_atom::value);
 }
 
 caf::expected<std::vector<node_info>> client::nodes() {

@@ -47,13 +47,16 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
     node_context{cfg, cfg.name(), std::move(cat)});
   auto registry = spawn_registry(sys, ctx);
   auto supervisor = spawn_supervisor(sys, ctx, registry);
+  // Reuse the address: a restarted node must be able to listen again while
+  // the connections of its previous incarnation linger in TIME_WAIT.
   auto port = sys.middleman().publish(supervisor, cfg.port, cfg.host.c_str(),
-                                      false);
+                                      true);
   if (!port) {
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     return std::move(port.error());
   }
+  caf::anon_send(supervisor, join_atom::value);
   return node_handle{ctx->name, supervisor, registry};
 }
 

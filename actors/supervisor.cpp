@@ -14,6 +14,7 @@
 // orchestrators (two that started while the nodes could not see each other)
 // resolve by `supersedes`: the higher epoch wins, then the smaller node name.
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -247,19 +248,6 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
       }
     elect(self);
   });
-  // The first round of seed attempts.
-  std::vector<std::string> seeds;
-  for (auto& ep : st.ctx->config.seeds)
-    if (ep.to_string() != st.ctx->name)
-      seeds.push_back(ep.to_string());
-  st.first_round_pending = seeds.size();
-  if (seeds.empty()) {
-    st.first_round_done = true;
-    elect(self);
-  }
-  for (auto& seed : seeds)
-    try_connect(self, seed, true);
-  self->delayed_send(self, st.ctx->config.retry_interval, tick_atom::value);
   auto forward_or_fail = [=](auto&&... xs) -> caf::result<caf::message> {
     auto& orch = self->state.orchestrator.handle;
     if (!orch)
@@ -269,6 +257,23 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
     return caf::delegated<caf::message>{};
   };
   return {
+    [=](join_atom) {
+      // From start_node, once the node listens: the first round of seeds.
+      auto& st = self->state;
+      std::vector<std::string> seeds;
+      for (auto& ep : st.ctx->config.seeds)
+        if (ep.to_string() != st.ctx->name)
+          seeds.push_back(ep.to_string());
+      st.first_round_pending = seeds.size();
+      if (seeds.empty()) {
+        st.first_round_done = true;
+        elect(self);
+      }
+      for (auto& seed : seeds)
+        try_connect(self, seed, true);
+      self->delayed_send(self, st.ctx->config.retry_interval,
+                         tick_atom::value);
+    },
     [=](join_atom, member& m) -> cluster_view {
       add_peer(self, m);
       return view(self);
@@ -276,6 +281,21 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
     [=](orch_atom, orchestrator_ref& ref) {
       if (supersedes(ref, self->state.orchestrator))
         adopt(self, std::move(ref));
+    },
+    [=](members_atom) {
+      // This node's own view of the cluster (`nodes` asks the orchestrator).
+      auto& st = self->state;
+      std::vector<node_info> result;
+      for (auto& m : all_members(self))
+        result.push_back(node_info{m.node, "up",
+                                   m.node == st.orchestrator.node
+                                     && st.orchestrator.handle,
+                                   0});
+      std::sort(result.begin(), result.end(),
+                [](const node_info& x, const node_info& y) {
+                  return x.node < y.node;
+                });
+      return result;
     },
     [=](whereis_atom) -> caf::result<orchestrator_ref> {
       auto& orch = self->state.orchestrator;

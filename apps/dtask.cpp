@@ -21,7 +21,8 @@ const char* usage =
   "  start TYPE [ARG...] [--name=NAME] [--wait] [--timeout=SECONDS]\n"
   "  status NAME\n"
   "  list\n"
-  "  nodes\n"
+  "  nodes     members with their running tasks, as the orchestrator sees them\n"
+  "  members   members as the connected node itself sees them\n"
   "options:\n"
   "  --retry-window=MS  how long requests are retried while the\n"
   "                     orchestrator moves (5000)\n";
@@ -193,10 +194,12 @@ int main(int argc, char** argv) {
   auto cmd = positional[0];
   std::vector<std::string> rest(positional.begin() + 1, positional.end());
   if ((cmd == "status" && rest.size() != 1)
-      || ((cmd == "list" || cmd == "nodes") && !rest.empty())
+      || ((cmd == "list" || cmd == "nodes" || cmd == "members")
+          && !rest.empty())
       || (cmd == "start" && rest.empty()))
     return usage_error("wrong arguments for " + cmd);
-  if (cmd != "start" && cmd != "status" && cmd != "list" && cmd != "nodes")
+  if (cmd != "start" && cmd != "status" && cmd != "list" && cmd != "nodes"
+      && cmd != "members")
     return usage_error("unknown command " + cmd);
   caf::actor_system_config cfg;
   dtask::configure(cfg);
@@ -251,7 +254,7 @@ int main(int argc, char** argv) {
       for (auto& st : *xs)
         std::cout << to_json(st) << std::endl;
   } else {
-    auto xs = cli->nodes();
+    auto xs = cmd == "nodes" ? cli->nodes() : cli->members();
     if (!xs)
       rc = report(xs.error());
     else

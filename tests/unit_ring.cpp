@@ -1,3 +1,107 @@
+// The hash ring: stable hashing, balance, and how many names move.
+
+#include <map>
+
 #include <gtest/gtest.h>
+
 #include "dtask/ring.hpp"
-TEST(ring, builds) { dtask::hash_ring r; r.assign({"a:1"}); EXPECT_EQ(r.owner("x"), "a:1"); }
+
+namespace {
+
+std::vector<std::string> nodes(int n, int first_port = 4101) {
+  std::vector<std::string> result;
+  for (int i = 0; i < n; ++i)
+    result.push_back("127.0.0.1:" + std::to_string(first_port + i));
+  return result;
+}
+
+double max_over_mean(const dtask::hash_ring& ring, int names) {
+  std::map<std::string, int> count;
+  for (int i = 0; i < names; ++i)
+    ++count[ring.owner("task-" + std::to_string(i))];
+  int max = 0;
+  for (auto& kvp : count)
+    max = std::max(max, kvp.second);
+  return max / (static_cast<double>(names) / ring.members().size());
+}
+
+} // namespace
+
+TEST(ring, hash_is_pinned) {
+  // Golden values: any change of the hash function moves every task in a
+  // running cluster whose nodes run different builds. Keep them.
+  EXPECT_EQ(dtask::stable_hash(""), 0xefd01f60ba992926ull);
+  EXPECT_EQ(dtask::stable_hash("task-1"), 0x599bc41316911c67ull);
+  EXPECT_EQ(dtask::stable_hash("127.0.0.1:4101", 7), 0x682431a36ecffb05ull);
+}
+
+TEST(ring, spreads_3000_names_over_3_nodes_within_10_percent) {
+  dtask::hash_ring ring;
+  ring.assign(nodes(3));
+  EXPECT_LE(max_over_mean(ring, 3000), 1.10);
+}
+
+TEST(ring, spreads_30000_names_over_3_nodes_within_5_percent) {
+  dtask::hash_ring ring;
+  ring.assign(nodes(3));
+  EXPECT_LE(max_over_mean(ring, 30000), 1.05);
+}
+
+TEST(ring, spreads_over_24_nodes) {
+  dtask::hash_ring ring;
+  ring.assign(nodes(24));
+  EXPECT_LE(max_over_mean(ring, 48000), 1.15);
+}
+
+TEST(ring, member_order_does_not_matter) {
+  dtask::hash_ring a;
+  dtask::hash_ring b;
+  auto ns = nodes(5);
+  a.assign(ns);
+  std::reverse(ns.begin(), ns.end());
+  ns.push_back(ns.front()); // A duplicate, too.
+  b.assign(ns);
+  for (int i = 0; i < 1000; ++i) {
+    auto name = "n" + std::to_string(i);
+    EXPECT_EQ(a.owner(name), b.owner(name));
+  }
+}
+
+TEST(ring, join_moves_about_one_in_n_names_and_only_to_the_new_node) {
+  dtask::hash_ring before;
+  dtask::hash_ring after;
+  before.assign(nodes(3));
+  after.assign(nodes(4));
+  int moved = 0;
+  const int total = 20000;
+  for (int i = 0; i < total; ++i) {
+    auto name = "task-" + std::to_string(i);
+    auto& x = before.owner(name);
+    auto& y = after.owner(name);
+    if (x != y) {
+      ++moved;
+      EXPECT_EQ(y, "127.0.0.1:4104");
+    }
+  }
+  EXPECT_NEAR(moved / static_cast<double>(total), 0.25, 0.04);
+}
+
+TEST(ring, leave_moves_only_the_names_of_the_node_that_left) {
+  dtask::hash_ring before;
+  dtask::hash_ring after;
+  auto ns = nodes(4);
+  before.assign(ns);
+  ns.erase(ns.begin() + 1);
+  after.assign(ns);
+  int moved = 0;
+  const int total = 20000;
+  for (int i = 0; i < total; ++i) {
+    auto name = "task-" + std::to_string(i);
+    auto& x = before.owner(name);
+    if (x != after.owner(name)) {
+      ++moved;
+      EXPECT_EQ(x, "127.0.0.1:4102");
+    }
+  }
+  EXPECT_NEAR(moved / static_cast<double>(total), 0.25, 0.04);
+}

@@ -46,7 +46,12 @@ public:
 
   caf::expected<std::vector<task_status>> list();
 
+  /// The live members with their running tasks, as the orchestrator sees
+  /// them.
   caf::expected<std::vector<node_info>> nodes();
+
+  /// The members as the connected node itself sees them (`running` is 0).
+  caf::expected<std::vector<node_info>> members();
 
   /// The client actor, for actors that want to send requests themselves.
   const orchestrator_api& actor() const noexcept {

@@ -43,7 +43,8 @@ using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
 using join_atom = caf::atom_constant<caf::atom("join")>;
 /// Internal: a supervisor announces a new orchestrator.
 using orch_atom = caf::atom_constant<caf::atom("orch")>;
-/// Internal: supervisor -> its local orchestrator, the live members.
+/// Internal: supervisor -> its local orchestrator, the live members. Also
+/// `(members) -> vector<node_info>`: a supervisor's own view, for `dtask members`.
 using members_atom = caf::atom_constant<caf::atom("members")>;
 /// Internal: orchestrator -> registry, run a task; registry -> orchestrator,
 /// the answer.

@@ -1,0 +1,110 @@
+#pragma once
+
+// Real `dtask-node` processes on loopback for multi-process tests: free
+// ports, a config file per node, the CLI run as a user would run it, and
+// bounded waits for conditions (never a blind sleep).
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace dtask_test {
+
+/// A port that was free a moment ago (bound to port 0, then released).
+uint16_t free_port();
+
+/// The raw value of `key` in a one-line JSON object: the string without
+/// quotes, or the literal. Empty if absent.
+std::string json_field(const std::string& line, const std::string& key);
+
+/// What a program printed and how it ended.
+struct run_result {
+  int rc = -1;
+  std::vector<std::string> lines;
+  std::string err;
+
+  std::string field(const std::string& key, size_t line = 0) const {
+    return line < lines.size() ? json_field(lines[line], key) : std::string{};
+  }
+};
+
+/// Runs `argv` with a bound on its run time (killed after `timeout`).
+run_result run(const std::vector<std::string>& argv,
+               std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+/// Polls `pred` every 10 ms until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout);
+
+/// A cluster of real node processes that all share one seeds list.
+class cluster {
+public:
+  /// Prepares `n` nodes (not started). `extra_cluster_keys` lines go into
+  /// the `[cluster]` section of every node.
+  /// With `single_seed`, every node's seeds list holds only node 0.
+  explicit cluster(int n, std::string extra_cluster_keys = "",
+                   std::string node_binary = DTASK_NODE_BIN,
+                   bool single_seed = false);
+
+  /// Kills every node still running.
+  ~cluster();
+
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  /// Starts all nodes and waits until every one sees all members and one
+  /// orchestrator. Returns false (with a message on stderr) otherwise.
+  bool start_all(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+  /// Starts (or restarts) node `i` and waits for its "up" line.
+  bool start(int i);
+
+  /// Sends `sig` to node `i`; SIGKILL also reaps it.
+  void signal(int i, int sig);
+
+  int size() const {
+    return static_cast<int>(ports_.size());
+  }
+
+  /// `127.0.0.1:PORT` of node `i`.
+  std::string name(int i) const;
+
+  uint16_t port(int i) const {
+    return ports_[i];
+  }
+
+  /// Index of the node called `name`, or -1.
+  int index_of(const std::string& name) const;
+
+  bool running(int i) const {
+    return pids_[i] > 0;
+  }
+
+  /// Runs the CLI against node `via` (the first running node if -1).
+  run_result cli(std::vector<std::string> args, int via = -1);
+
+  /// The members node `via` reports (`cmd` is "members" for the node's own
+  /// view, "nodes" for the orchestrator's), and which is orchestrator.
+  std::vector<std::string> members(int via, std::string* orchestrator = nullptr,
+                                   const char* cmd = "nodes");
+
+  /// True once every running node reports exactly the running nodes as
+  /// members and all agree on one orchestrator.
+  bool formed();
+
+  /// The orchestrator's node index, as node `via` reports it; -1 if none.
+  int orchestrator(int via = -1);
+
+  /// Path of node `i`'s log.
+  std::string log(int i) const;
+
+private:
+  std::string dir_;
+  std::string binary_;
+  std::vector<uint16_t> ports_;
+  std::vector<int> pids_;
+};
+
+} // namespace dtask_test

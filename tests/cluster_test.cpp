@@ -1,0 +1,682 @@
+// Multi-process tests: real `dtask-node` processes on loopback, killed and
+// stopped for real, checked through the CLI and the client library as users
+// would see them. Test names carry the numbered item of the core issue they
+// hold the code to.
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <gtest/gtest.h>
+
+#include "cluster_harness.hpp"
+#include "dtask/client.hpp"
+#include "dtask/errors.hpp"
+#include "dtask/node.hpp"
+#include "dtask/ring.hpp"
+
+using namespace std::chrono_literals;
+using dtask_test::cluster;
+using dtask_test::wait_until;
+
+namespace {
+
+caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
+  dtask::configure(cfg);
+  return cfg;
+}
+
+/// Collects the callback messages one actor receives.
+struct inbox {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<dtask::task_status> received;
+
+  /// Waits until `n` messages arrived; false after `timeout`.
+  bool wait_for(size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, timeout, [&] { return received.size() >= n; });
+  }
+
+  std::vector<dtask::task_status> copy() {
+    std::unique_lock<std::mutex> guard{mtx};
+    return received;
+  }
+};
+
+/// A process-local actor system with a client, as a user's program has.
+struct local_client {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::optional<dtask::client> cli;
+  std::vector<caf::actor> spawned;
+
+  explicit local_client(const cluster& c, int gateway = 0)
+    : sys(prepared(cfg)) {
+    auto res = dtask::client::connect(sys, {"127.0.0.1", c.port(gateway)});
+    if (res)
+      cli = std::move(*res);
+    else
+      ADD_FAILURE() << "cannot connect: " << caf::to_string(res.error());
+  }
+
+  ~local_client() {
+    if (cli)
+      caf::anon_send_exit(cli->actor(), caf::exit_reason::kill);
+    for (auto& hdl : spawned)
+      caf::anon_send_exit(hdl, caf::exit_reason::kill);
+  }
+
+  /// An actor that records every message it receives in `box`.
+  caf::actor recorder(std::shared_ptr<inbox> box) {
+    auto hdl = sys.spawn([box](caf::event_based_actor*) -> caf::behavior {
+      return {
+        [box](dtask::task_status& st) {
+          std::unique_lock<std::mutex> guard{box->mtx};
+          box->received.push_back(std::move(st));
+          box->cv.notify_all();
+        },
+      };
+    });
+    spawned.push_back(hdl);
+    return hdl;
+  }
+
+  caf::expected<dtask::task_ref> start(const std::string& type,
+                                       caf::message args,
+                                       const std::string& name = "",
+                                       caf::actor callback = {}) {
+    dtask::start_options opts;
+    opts.name = name;
+    opts.callback = std::move(callback);
+    return cli->start(type, std::move(args), std::move(opts));
+  }
+
+  /// The state of `name`, or the error code.
+  std::string state(const std::string& name) {
+    auto st = cli->status(name);
+    return st ? dtask::to_string(st->state) : dtask::code_name(st.error());
+  }
+
+  /// The node id of the process listening at `port`.
+  caf::node_id node_of(uint16_t port) {
+    auto hdl = sys.middleman().remote_actor("127.0.0.1", port);
+    return hdl ? hdl->node() : caf::node_id{};
+  }
+};
+
+/// A name that the ring of `c`'s running nodes places on node `target`.
+std::string name_on(cluster& c, int target, const std::string& prefix) {
+  dtask::hash_ring ring;
+  std::vector<std::string> names;
+  for (int i = 0; i < c.size(); ++i)
+    if (c.running(i))
+      names.push_back(c.name(i));
+  ring.assign(names);
+  for (int i = 0;; ++i) {
+    auto name = prefix + std::to_string(i);
+    if (ring.owner(name) == c.name(target))
+      return name;
+  }
+}
+
+int other_than(int a, int b = -1) {
+  for (int i = 0;; ++i)
+    if (i != a && i != b)
+      return i;
+}
+
+} // namespace
+
+// -- 1. cluster ---------------------------------------------------------------
+
+TEST(cluster_1, every_node_knows_every_member_and_one_orchestrator) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  for (int i = 0; i < 3; ++i) {
+    std::string orch;
+    auto ms = c.members(i, &orch, "members");
+    EXPECT_EQ(ms.size(), 3u) << "node " << c.name(i);
+    EXPECT_GE(c.index_of(orch), 0);
+  }
+}
+
+TEST(cluster_1, nodes_joining_through_one_seed_connect_to_each_other) {
+  cluster c{3, "", DTASK_NODE_BIN, true};
+  ASSERT_TRUE(c.start_all());
+  // Node 0 is the only seed. Without it, 1 and 2 still form a cluster.
+  c.signal(0, SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+  EXPECT_EQ(c.members(1, nullptr, "members").size(), 2u);
+}
+
+TEST(cluster_1, a_restarted_node_rejoins) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto victim = other_than(c.orchestrator());
+  c.signal(victim, SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+  EXPECT_EQ(c.members(-1).size(), 2u);
+  ASSERT_TRUE(c.start(victim));
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+  EXPECT_EQ(c.members(-1).size(), 3u);
+  // And it runs tasks again.
+  auto name = name_on(c, victim, "back-");
+  auto res = c.cli({"start", "echo", "hi", "--name=" + name, "--wait"});
+  ASSERT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.field("node"), c.name(victim));
+  EXPECT_EQ(res.field("state", 1), "done");
+}
+
+TEST(cluster_1, broken_configuration_stops_the_node_naming_the_key) {
+  auto dir = ::testing::TempDir();
+  struct bad {
+    const char* ini;
+    const char* key;
+  };
+  for (auto& b : {bad{"[cluster]\nport=\"abc\"\n", "cluster.port"},
+                  bad{"[cluster]\nport=70000\n", "cluster.port"},
+                  bad{"[cluster]\nseeds=[\"127.0.0.1\"]\n", "cluster.seeds"},
+                  bad{"[cluster]\nfinished-ttl=\"soon\"\n",
+                      "cluster.finished-ttl"},
+                  bad{"[cluster]\nprot=4101\n", "cluster.prot"}}) {
+    auto path = dir + "dtask-bad.ini";
+    std::ofstream{path} << b.ini;
+    auto res = dtask_test::run({DTASK_NODE_BIN, "--config-file=" + path});
+    EXPECT_EQ(res.rc, 2) << b.ini;
+    EXPECT_NE(res.err.find(b.key), std::string::npos) << res.err;
+  }
+  auto res = dtask_test::run(
+    {DTASK_NODE_BIN, "--cluster.port=" + std::to_string(dtask_test::free_port()),
+     "--cluster.seeds=nonsense"});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("cluster.seeds"), std::string::npos) << res.err;
+}
+
+TEST(cluster_1, a_port_in_use_is_an_error_not_a_hang) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  auto res = dtask_test::run(
+    {DTASK_NODE_BIN, "--cluster.port=" + std::to_string(c.port(0))}, 10s);
+  EXPECT_EQ(res.rc, 1) << res.err;
+  EXPECT_NE(res.err.find("cannot start"), std::string::npos) << res.err;
+}
+
+// -- 2. tasks are actor behaviours --------------------------------------------
+
+TEST(cluster_2, builtin_task_types) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto res = c.cli({"start", "sleep", "50", "--wait"});
+  ASSERT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.field("result", 1), "[50]");
+  res = c.cli({"start", "echo", "a", "7", "--wait"});
+  EXPECT_EQ(res.field("result", 1), "[\"a\",7]");
+  res = c.cli({"start", "fail", "out", "of", "disk", "--wait"});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_EQ(res.field("state", 1), "failed");
+  EXPECT_EQ(res.field("reason", 1), "out of disk");
+  res = c.cli({"start", "sleep", "soon", "--wait"});
+  EXPECT_EQ(res.field("state", 1), "failed");
+  EXPECT_NE(res.field("reason", 1).find("sleep expects"), std::string::npos);
+}
+
+TEST(cluster_2, a_users_own_node_program_runs_its_own_task_type) {
+  cluster c{3, "", DTASK_EXAMPLE_NODE_BIN};
+  ASSERT_TRUE(c.start_all());
+  for (int i = 0; i < 6; ++i) {
+    auto res = c.cli({"start", "square", std::to_string(i), "--wait"}, i % 3);
+    ASSERT_EQ(res.rc, 0) << res.err;
+    EXPECT_EQ(res.field("result", 1), "[" + std::to_string(i * i) + "]");
+  }
+  auto res = c.cli({"start", "square", "x", "--wait"});
+  EXPECT_EQ(res.field("reason", 1), "square expects one integer");
+}
+
+// -- 3. start_async -----------------------------------------------------------
+
+TEST(cluster_3, tasks_really_run_on_the_node_the_ring_picks) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c};
+  std::map<std::string, caf::node_id> ids;
+  for (int i = 0; i < 3; ++i)
+    ids[c.name(i)] = lc.node_of(c.port(i));
+  dtask::hash_ring ring;
+  ring.assign({c.name(0), c.name(1), c.name(2)});
+  std::map<std::string, int> count;
+  const int total = 3000;
+  for (int i = 0; i < total; ++i) {
+    auto name = "spread-" + std::to_string(i);
+    auto ref = lc.start("echo", caf::make_message(i), name);
+    ASSERT_TRUE(ref) << caf::to_string(ref.error());
+    // Same placement in this process as in the orchestrator's...
+    ASSERT_EQ(ref->node, ring.owner(name));
+    // ...and the worker really lives in that node's process.
+    ASSERT_EQ(ref->worker.node(), ids[ref->node]) << name;
+    ++count[ref->node];
+  }
+  ASSERT_EQ(count.size(), 3u);
+  for (auto& kvp : count) {
+    auto ratio = kvp.second / (total / 3.0);
+    RecordProperty("share_" + kvp.first, std::to_string(ratio));
+    EXPECT_LE(ratio, 1.10) << kvp.first;
+  }
+}
+
+TEST(cluster_3, without_a_name_a_uuid_is_the_name) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  auto res = c.cli({"start", "echo"});
+  ASSERT_EQ(res.rc, 0);
+  auto name = res.field("name");
+  EXPECT_EQ(name.size(), 36u) << name;
+  EXPECT_EQ(name[8], '-');
+  EXPECT_EQ(name[14], '4'); // Version 4: random.
+  auto other = c.cli({"start", "echo"}).field("name");
+  EXPECT_NE(other, name);
+  EXPECT_EQ(c.cli({"status", name}).field("state"), "done");
+}
+
+TEST(cluster_3, a_running_name_is_refused_with_the_running_worker) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c, 1};
+  auto first = lc.start("sleep", caf::make_message(int64_t{5000}), "dup");
+  ASSERT_TRUE(first);
+  for (int via = 0; via < 3; ++via) {
+    auto again = c.cli({"start", "sleep", "10", "--name=dup"}, via);
+    EXPECT_EQ(again.rc, 1);
+    EXPECT_EQ(again.field("error"), "already_running");
+    EXPECT_EQ(again.field("node"), first->node);
+  }
+  auto again = lc.start("echo", caf::make_message(), "dup");
+  ASSERT_FALSE(again);
+  ASSERT_TRUE(dtask::is(again.error(), dtask::errc::already_running));
+  auto& ctx = again.error().context();
+  ASSERT_TRUE((ctx.match_elements<std::string, std::string, caf::actor>()));
+  EXPECT_EQ(ctx.get_as<caf::actor>(2), first->worker);
+  EXPECT_EQ(lc.state("dup"), "running");
+}
+
+TEST(cluster_3, concurrent_starts_of_one_name_run_it_once) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  std::vector<std::thread> threads;
+  std::mutex mtx;
+  std::vector<dtask_test::run_result> results;
+  for (int i = 0; i < 12; ++i)
+    threads.emplace_back([&, i] {
+      auto res = c.cli({"start", "sleep", "3000", "--name=once"}, i % 3);
+      std::unique_lock<std::mutex> guard{mtx};
+      results.push_back(res);
+    });
+  for (auto& t : threads)
+    t.join();
+  int accepted = 0;
+  int refused = 0;
+  std::set<std::string> nodes;
+  for (auto& res : results) {
+    if (res.rc == 0)
+      ++accepted;
+    else if (res.field("error") == "already_running")
+      ++refused;
+    nodes.insert(res.field("node"));
+  }
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(refused, 11);
+  EXPECT_EQ(nodes.size(), 1u);
+}
+
+TEST(cluster_3, a_finished_name_may_be_started_again) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  EXPECT_EQ(c.cli({"start", "echo", "--name=again", "--wait"}).rc, 0);
+  auto res = c.cli({"start", "echo", "2", "--name=again", "--wait"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.field("result", 1), "[2]");
+}
+
+TEST(cluster_3, bad_input_is_refused_with_a_clear_error) {
+  cluster c{1, "max-args-bytes=1000"};
+  ASSERT_TRUE(c.start_all());
+  auto res = c.cli({"start", "nosuchtype"});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_EQ(res.field("error"), "unknown_task_type");
+  EXPECT_EQ(res.field("type"), "nosuchtype");
+  res = c.cli({"start", "echo", "--name=" + std::string(256, 'n')});
+  EXPECT_EQ(res.field("error"), "invalid_name");
+  EXPECT_NE(res.field("reason").find("256 bytes"), std::string::npos);
+  res = c.cli({"start", "echo", "--name=bad\x01name"});
+  EXPECT_EQ(res.field("error"), "invalid_name");
+  res = c.cli({"start", "echo", std::string(2000, 'x')});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_EQ(res.field("error"), "args_too_large");
+  EXPECT_EQ(res.field("limit"), "1000");
+  // The node is still fine.
+  EXPECT_EQ(c.cli({"start", "echo", "ok", "--wait"}).rc, 0);
+}
+
+// -- 4. callbacks -------------------------------------------------------------
+
+TEST(cluster_4, a_callback_in_another_process_gets_exactly_one_message) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c};
+  auto box = std::make_shared<inbox>();
+  auto cb = lc.recorder(box);
+  ASSERT_TRUE(lc.start("echo", caf::make_message("x"), "cb-done", cb));
+  ASSERT_TRUE(lc.start("fail", caf::make_message("no"), "cb-failed", cb));
+  ASSERT_TRUE(box->wait_for(2, 10s));
+  // A barrier: the same orchestrator sends every callback to `cb` in order,
+  // so a duplicate of the two above would arrive before this one.
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{100}), "cb-late", cb));
+  ASSERT_TRUE(box->wait_for(3, 10s));
+  auto got = box->copy();
+  ASSERT_EQ(got.size(), 3u);
+  std::map<std::string, dtask::task_status> by_name;
+  for (auto& st : got)
+    by_name[st.name] = st;
+  EXPECT_EQ(by_name["cb-done"].state, dtask::task_state::done);
+  EXPECT_EQ(by_name["cb-done"].result.get_as<std::string>(0), "x");
+  EXPECT_EQ(by_name["cb-failed"].state, dtask::task_state::failed);
+  EXPECT_EQ(by_name["cb-failed"].reason, "no");
+  EXPECT_EQ(by_name["cb-late"].state, dtask::task_state::done);
+}
+
+TEST(cluster_4, a_dead_or_crashing_callback_does_not_change_the_status) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c};
+  auto dead = lc.sys.spawn([] {});
+  auto crashing = lc.sys.spawn([](caf::event_based_actor* self)
+                                 -> caf::behavior {
+    return {
+      [self](dtask::task_status&) { self->quit(caf::sec::runtime_error); },
+    };
+  });
+  lc.spawned.push_back(crashing);
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{50}), "cb-dead",
+                       dead));
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{50}), "cb-crash",
+                       crashing));
+  EXPECT_TRUE(wait_until([&] { return lc.state("cb-dead") == "done"; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return lc.state("cb-crash") == "done"; }, 5s));
+}
+
+// -- 5. status ----------------------------------------------------------------
+
+TEST(cluster_5, fast_tasks_are_done_not_failed) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c};
+  for (int i = 0; i < 200; ++i) {
+    auto name = "fast-" + std::to_string(i);
+    ASSERT_TRUE(lc.start(i % 2 ? "echo" : "sleep",
+                         caf::make_message(int64_t{0}), name));
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto name = "fast-" + std::to_string(i);
+    EXPECT_TRUE(wait_until([&] { return lc.state(name) == "done"; }, 5s))
+      << name << " is " << lc.state(name);
+  }
+}
+
+TEST(cluster_5, status_and_list_report_every_state) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  EXPECT_EQ(c.cli({"start", "sleep", "20000", "--name=s-running"}).rc, 0);
+  EXPECT_EQ(c.cli({"start", "echo", "1", "--name=s-done", "--wait"}).rc, 0);
+  EXPECT_EQ(c.cli({"start", "fail", "bad", "--name=s-failed", "--wait"}).rc,
+            1);
+  auto res = c.cli({"status", "s-running"});
+  EXPECT_EQ(res.rc, 0);
+  EXPECT_EQ(res.field("state"), "running");
+  EXPECT_GE(c.index_of(res.field("node")), 0);
+  res = c.cli({"status", "s-done"});
+  EXPECT_EQ(res.field("state"), "done");
+  EXPECT_EQ(res.field("result"), "[1]");
+  res = c.cli({"status", "s-failed"});
+  EXPECT_EQ(res.field("state"), "failed");
+  EXPECT_EQ(res.field("reason"), "bad");
+  res = c.cli({"status", "s-never"});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_EQ(res.field("error"), "not_found");
+  EXPECT_EQ(res.field("name"), "s-never");
+  res = c.cli({"list"});
+  EXPECT_EQ(res.rc, 0);
+  std::map<std::string, std::string> states;
+  for (auto& line : res.lines)
+    states[dtask_test::json_field(line, "name")]
+      = dtask_test::json_field(line, "state");
+  EXPECT_EQ(states["s-running"], "running");
+  EXPECT_EQ(states["s-done"], "done");
+  EXPECT_EQ(states["s-failed"], "failed");
+}
+
+TEST(cluster_5, finished_tasks_are_kept_for_the_ttl_then_forgotten) {
+  cluster c{3, "finished-ttl=2s"};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c};
+  auto box = std::make_shared<inbox>();
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(lc.start("echo", caf::make_message(), "ttl", lc.recorder(box)));
+  ASSERT_TRUE(box->wait_for(1, 5s));
+  auto ended = std::chrono::steady_clock::now();
+  // The task ended after `sent` and before `ended`: it must be visible until
+  // sent + TTL and gone by ended + TTL + 1 s.
+  while (std::chrono::steady_clock::now() < sent + 2s - 100ms) {
+    auto st = lc.state("ttl");
+    if (std::chrono::steady_clock::now() < sent + 2s)
+      ASSERT_EQ(st, "done");
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(wait_until([&] { return lc.state("ttl") == "not_found"; },
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                           ended + 3s - std::chrono::steady_clock::now())));
+}
+
+// -- 6. orchestrator failover -------------------------------------------------
+
+TEST(cluster_6, orchestrator_failover_is_invisible_to_callers) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  ASSERT_GE(orch, 0);
+  auto gateway = other_than(orch);
+  auto survivor = other_than(orch, gateway);
+  local_client lc{c, gateway};
+  auto box = std::make_shared<inbox>();
+  auto name = name_on(c, survivor, "keeps-running-");
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{1500}), name,
+                       lc.recorder(box)));
+  // A caller that keeps starting tasks while the orchestrator's node dies.
+  std::atomic<bool> killed{false};
+  std::atomic<int> errors{0};
+  std::atomic<int> after_kill{0};
+  std::chrono::steady_clock::time_point kill_time;
+  std::chrono::steady_clock::time_point first_ok_after;
+  std::string first_error;
+  std::thread caller([&] {
+    for (int i = 0; after_kill < 50 && i < 100000; ++i) {
+      auto ref = lc.start("echo", caf::make_message(i), "");
+      if (!ref) {
+        if (errors++ == 0)
+          first_error = caf::to_string(ref.error());
+      } else if (killed && after_kill++ == 0) {
+        first_ok_after = std::chrono::steady_clock::now();
+      }
+    }
+  });
+  std::this_thread::sleep_for(200ms); // Let the caller run at full speed.
+  kill_time = std::chrono::steady_clock::now();
+  c.signal(orch, SIGKILL);
+  killed = true;
+  caller.join();
+  EXPECT_EQ(errors, 0) << first_error;
+  ASSERT_EQ(after_kill, 50);
+  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
+              first_ok_after - kill_time)
+              .count()
+            / 1000.0;
+  RecordProperty("failover_ms", std::to_string(ms));
+  std::cout << "failover: first start after SIGKILL succeeded " << ms
+            << " ms after the kill" << std::endl;
+  // Exactly one new orchestrator, on a survivor.
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+  auto next = c.orchestrator();
+  EXPECT_NE(next, orch);
+  EXPECT_GE(next, 0);
+  // The task on the survivor kept running and still delivers its callback.
+  auto st = lc.state(name);
+  EXPECT_TRUE(st == "running" || st == "done") << st;
+  ASSERT_TRUE(box->wait_for(1, 10s));
+  EXPECT_EQ(box->copy()[0].state, dtask::task_state::done);
+  EXPECT_EQ(lc.state(name), "done");
+  // Only one callback: a barrier through the new orchestrator.
+  ASSERT_TRUE(lc.start("echo", caf::make_message(), "barrier",
+                       lc.recorder(box)));
+  ASSERT_TRUE(box->wait_for(2, 10s));
+  EXPECT_EQ(box->copy().size(), 2u);
+}
+
+// -- 7. node death ------------------------------------------------------------
+
+TEST(cluster_7, tasks_of_a_dead_node_are_lost_and_their_callbacks_say_so) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto victim = other_than(orch);
+  local_client lc{c, orch};
+  auto box = std::make_shared<inbox>();
+  auto cb = lc.recorder(box);
+  auto on_victim = name_on(c, victim, "doomed-");
+  auto on_orch = name_on(c, orch, "safe-");
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{60000}), on_victim,
+                       cb));
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{60000}), on_orch));
+  c.signal(victim, SIGKILL);
+  ASSERT_TRUE(box->wait_for(1, 5s));
+  auto got = box->copy();
+  EXPECT_EQ(got[0].name, on_victim);
+  EXPECT_EQ(got[0].state, dtask::task_state::lost);
+  EXPECT_EQ(lc.state(on_victim), "lost");
+  EXPECT_EQ(lc.state(on_orch), "running");
+  auto res = c.cli({"status", on_victim}, orch);
+  EXPECT_EQ(res.field("state"), "lost");
+  EXPECT_EQ(res.field("node"), c.name(victim));
+}
+
+TEST(cluster_7, tasks_on_the_orchestrators_own_node_are_lost_too) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto gateway = other_than(orch);
+  local_client lc{c, gateway};
+  auto box = std::make_shared<inbox>();
+  auto name = name_on(c, orch, "with-orch-");
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{60000}), name,
+                       lc.recorder(box)));
+  c.signal(orch, SIGKILL);
+  ASSERT_TRUE(box->wait_for(1, 10s));
+  EXPECT_EQ(box->copy()[0].state, dtask::task_state::lost);
+  EXPECT_EQ(lc.state(name), "lost");
+}
+
+// -- 8. hangs -----------------------------------------------------------------
+
+TEST(cluster_8, a_stopped_node_is_treated_as_dead_within_about_a_second) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto victim = other_than(orch);
+  local_client lc{c, orch};
+  auto name = name_on(c, victim, "hung-");
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{60000}), name));
+  auto stopped = std::chrono::steady_clock::now();
+  c.signal(victim, SIGSTOP);
+  ASSERT_TRUE(wait_until([&] { return lc.state(name) == "lost"; }, 5s));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - stopped)
+              .count();
+  RecordProperty("hang_detect_ms", std::to_string(ms));
+  std::cout << "hang detection: " << ms << " ms" << std::endl;
+  EXPECT_LE(ms, 2000);
+  EXPECT_EQ(c.members(orch).size(), 2u);
+  c.signal(victim, SIGCONT);
+}
+
+// -- 9. from other actors -----------------------------------------------------
+
+TEST(cluster_9, any_actor_can_start_and_observe_tasks) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c};
+  auto box = std::make_shared<inbox>();
+  auto cb = lc.recorder(box);
+  // An event-based actor that talks to the client actor's typed interface.
+  auto api = lc.cli->actor();
+  auto user = lc.sys.spawn([api, cb](caf::event_based_actor* self) {
+    dtask::start_options opts;
+    opts.name = "from-actor";
+    opts.callback = cb;
+    self->request(api, caf::infinite, dtask::start_atom::value,
+                  std::string{"echo"}, caf::make_message("hello"), opts)
+      .then([](const dtask::task_ref&) {});
+  });
+  ASSERT_TRUE(box->wait_for(1, 10s));
+  EXPECT_EQ(box->copy()[0].result.get_as<std::string>(0), "hello");
+  // An actor that only knows a node: the node's published actor takes the
+  // same messages and hands them to the orchestrator.
+  auto node = lc.sys.middleman().remote_actor("127.0.0.1", c.port(2));
+  ASSERT_TRUE(node);
+  auto typed = caf::actor_cast<dtask::orchestrator_api>(*node);
+  caf::scoped_actor self{lc.sys};
+  dtask::start_options opts;
+  opts.name = "via-node";
+  opts.callback = cb;
+  self->request(typed, 10s, dtask::start_atom::value, std::string{"echo"},
+                caf::make_message(int64_t{3}), opts)
+    .receive([](const dtask::task_ref& ref) { EXPECT_EQ(ref.name, "via-node"); },
+             [](caf::error& err) { ADD_FAILURE() << caf::to_string(err); });
+  ASSERT_TRUE(box->wait_for(2, 10s));
+  self->request(typed, 10s, dtask::status_atom::value, std::string{"via-node"})
+    .receive(
+      [](const dtask::task_status& st) {
+        EXPECT_EQ(st.state, dtask::task_state::done);
+      },
+      [](caf::error& err) { ADD_FAILURE() << caf::to_string(err); });
+  caf::anon_send_exit(user, caf::exit_reason::kill);
+}
+
+// -- the command line ---------------------------------------------------------
+
+TEST(cli, exit_codes_and_json) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  auto res = c.cli({"start", "sleep", "10000", "--name=j"});
+  EXPECT_EQ(res.rc, 0);
+  ASSERT_EQ(res.lines.size(), 1u);
+  EXPECT_EQ(res.lines[0], "{\"name\":\"j\",\"node\":\"" + c.name(0)
+                            + "\",\"state\":\"running\"}");
+  res = c.cli({"start", "sleep", "10000", "--name=j"});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_EQ(res.lines[0], "{\"error\":\"already_running\",\"name\":\"j\","
+                          "\"node\":\""
+                            + c.name(0) + "\"}");
+  res = c.cli({"nodes"});
+  EXPECT_EQ(res.lines[0], "{\"node\":\"" + c.name(0)
+                            + "\",\"state\":\"up\",\"orchestrator\":true,"
+                              "\"running\":1}");
+  res = c.cli({"bogus"});
+  EXPECT_EQ(res.rc, 2);
+  res = dtask_test::run({DTASK_CLI_BIN, "--connect=127.0.0.1:"
+                                          + std::to_string(
+                                            dtask_test::free_port()),
+                         "nodes"});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("cannot connect"), std::string::npos) << res.err;
+}

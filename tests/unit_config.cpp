@@ -1,0 +1,114 @@
+// The [cluster] section: every broken value is refused with its key named.
+
+#include <fstream>
+#include <sstream>
+
+#include <caf/actor_system_config.hpp>
+#include <gtest/gtest.h>
+
+#include "dtask/config.hpp"
+#include "dtask/node.hpp"
+
+namespace {
+
+/// Parses an INI text the way a node parses its file, then reads [cluster].
+std::string read(const std::string& ini, dtask::node_config& out) {
+  std::istringstream in{ini};
+  auto parsed = caf::actor_system_config::parse_config(in);
+  if (!parsed)
+    return "parse error: " + caf::to_string(parsed.error());
+  auto i = parsed->find("cluster");
+  if (i == parsed->end())
+    return {};
+  auto dict = caf::get_if<caf::config_value::dictionary>(&i->second.get_data());
+  return dtask::read_cluster_config(*dict, out);
+}
+
+std::string error_of(const std::string& ini) {
+  dtask::node_config cfg;
+  return read(ini, cfg);
+}
+
+} // namespace
+
+TEST(config, defaults_are_a_single_node_on_4100) {
+  dtask::node_config cfg;
+  EXPECT_EQ(cfg.name(), "127.0.0.1:4100");
+  EXPECT_TRUE(cfg.seeds.empty());
+  EXPECT_EQ(cfg.finished_ttl, std::chrono::seconds(60));
+}
+
+TEST(config, reads_a_complete_section) {
+  dtask::node_config cfg;
+  auto err = read("[cluster]\nhost=\"10.0.0.5\"\nport=4102\n"
+                  "seeds=[\"10.0.0.4:4101\", \"node-3.local:4103\"]\n"
+                  "finished-ttl=2s\nmax-args-bytes=1024\n"
+                  "retry-interval=250ms\n",
+                  cfg);
+  ASSERT_EQ(err, "");
+  EXPECT_EQ(cfg.name(), "10.0.0.5:4102");
+  ASSERT_EQ(cfg.seeds.size(), 2u);
+  EXPECT_EQ(cfg.seeds[1].host, "node-3.local");
+  EXPECT_EQ(cfg.seeds[1].port, 4103);
+  EXPECT_EQ(cfg.finished_ttl, std::chrono::seconds(2));
+  EXPECT_EQ(cfg.max_args_bytes, 1024u);
+  EXPECT_EQ(cfg.retry_interval, std::chrono::milliseconds(250));
+}
+
+TEST(config, names_the_key_of_a_wrong_type) {
+  EXPECT_NE(error_of("[cluster]\nport=\"abc\"\n").find("cluster.port"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nhost=12\n").find("cluster.host"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nseeds=\"127.0.0.1:1\"\n").find(
+              "cluster.seeds"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nfinished-ttl=60\n").find(
+              "cluster.finished-ttl"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nmax-args-bytes=-1\n").find(
+              "cluster.max-args-bytes"),
+            std::string::npos);
+}
+
+TEST(config, refuses_ports_out_of_range) {
+  EXPECT_NE(error_of("[cluster]\nport=70000\n").find("cluster.port"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nport=0\n").find("cluster.port"),
+            std::string::npos);
+}
+
+TEST(config, refuses_malformed_seeds) {
+  for (auto seed : {"nohost", ":4101", "host:", "host:99999", "host:12a"})
+    EXPECT_NE(error_of("[cluster]\nseeds=[\"" + std::string{seed} + "\"]\n")
+                .find("cluster.seeds"),
+              std::string::npos)
+      << seed;
+  EXPECT_NE(error_of("[cluster]\nseeds=[4101]\n").find("cluster.seeds"),
+            std::string::npos);
+}
+
+TEST(config, refuses_unknown_keys) {
+  EXPECT_NE(error_of("[cluster]\nprot=4101\n").find("cluster.prot: unknown"),
+            std::string::npos);
+}
+
+TEST(config, command_line_overrides_the_file_and_is_checked_too) {
+  auto path = ::testing::TempDir() + "dtask-unit-config.ini";
+  std::ofstream{path} << "[cluster]\nport=4101\nfinished-ttl=5s\n";
+  std::vector<std::string> args{"--config-file=" + path, "--cluster.port=4200",
+                                "--scheduler.max-threads=2"};
+  dtask::node_config cfg;
+  EXPECT_EQ(dtask::read_node_config(args, cfg), "");
+  EXPECT_EQ(cfg.port, 4200);
+  EXPECT_EQ(cfg.finished_ttl, std::chrono::seconds(5));
+  // The [cluster] overrides are consumed; CAF's own options are left.
+  EXPECT_EQ(args, (std::vector<std::string>{"--config-file=" + path,
+                                            "--scheduler.max-threads=2"}));
+  std::vector<std::string> bad{"--cluster.port=abc"};
+  EXPECT_NE(dtask::read_node_config(bad, cfg).find("cluster.port"),
+            std::string::npos);
+  std::vector<std::string> missing{"--config-file=/nonexistent/dtask.ini"};
+  EXPECT_NE(dtask::read_node_config(missing, cfg).find("/nonexistent"),
+            std::string::npos);
+}

@@ -1,0 +1,121 @@
+// The task lifecycle (include/dtask/task_table.hpp): one test per edge of the
+// diagram there, with an injected clock.
+
+#include <gtest/gtest.h>
+
+#include "dtask/task_table.hpp"
+
+using namespace std::chrono_literals;
+using dtask::task_state;
+
+namespace {
+
+struct task_table_test : ::testing::Test {
+  dtask::clock_type::time_point t0 = dtask::clock_type::time_point{} + 1h;
+  dtask::task_table table{60s};
+};
+
+} // namespace
+
+TEST_F(task_table_test, edge1_begin_makes_the_name_running) {
+  table.begin("a", "n1:1", 7, 42, caf::actor{});
+  auto rec = table.find("a", t0);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->state, task_state::running);
+  EXPECT_EQ(rec->node, "n1:1");
+  EXPECT_EQ(rec->token, 42u);
+  EXPECT_EQ(table.running_on("n1:1"), 1u);
+  EXPECT_EQ(table.find("b", t0), nullptr);
+}
+
+TEST_F(task_table_test, edge2_confirm_only_the_running_incarnation) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  EXPECT_EQ(table.confirm("a", 6, caf::actor{}), nullptr);
+  EXPECT_EQ(table.confirm("b", 7, caf::actor{}), nullptr);
+  EXPECT_NE(table.confirm("a", 7, caf::actor{}), nullptr);
+}
+
+TEST_F(task_table_test, edge3_abort_frees_the_name) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  EXPECT_FALSE(table.abort("a", 8));
+  EXPECT_TRUE(table.abort("a", 7));
+  EXPECT_EQ(table.find("a", t0), nullptr);
+  EXPECT_EQ(table.running_on("n1:1"), 0u);
+}
+
+TEST_F(task_table_test, edge4_finish_ends_a_task_exactly_once) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  auto rec = table.finish("a", 7, task_state::done, caf::make_message(5), "",
+                          t0);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->state, task_state::done);
+  EXPECT_EQ(rec->result.get_as<int>(0), 5);
+  // A second report of the same end (a retry, a late message) is refused,
+  // so the caller delivers the callback once.
+  EXPECT_EQ(table.finish("a", 7, task_state::failed, {}, "x", t0), nullptr);
+  EXPECT_EQ(table.find("a", t0)->state, task_state::done);
+  EXPECT_EQ(table.running_on("n1:1"), 0u);
+}
+
+TEST_F(task_table_test, edge4_a_task_that_ends_at_once_is_done_not_failed) {
+  // The registry may report the end before the orchestrator saw the
+  // confirmation of the start: finish works on unconfirmed tasks.
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  auto rec = table.finish("a", 7, task_state::done, {}, "", t0);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(table.find("a", t0)->state, task_state::done);
+}
+
+TEST_F(task_table_test, edge4_failed_keeps_the_reason) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  table.finish("a", 7, task_state::failed, {}, "boom", t0);
+  EXPECT_EQ(table.find("a", t0)->state, task_state::failed);
+  EXPECT_EQ(table.find("a", t0)->reason, "boom");
+}
+
+TEST_F(task_table_test, edge4_stale_incarnation_cannot_end_a_newer_one) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  table.finish("a", 7, task_state::done, {}, "", t0);
+  table.begin("a", "n2:1", 9, 0, caf::actor{});
+  EXPECT_EQ(table.finish("a", 7, task_state::failed, {}, "late", t0),
+            nullptr);
+  EXPECT_EQ(table.find("a", t0)->state, task_state::running);
+  EXPECT_EQ(table.find("a", t0)->node, "n2:1");
+}
+
+TEST_F(task_table_test, edge5_node_lost_ends_only_that_nodes_running_tasks) {
+  table.begin("a", "n1:1", 1, 0, caf::actor{});
+  table.begin("b", "n2:1", 2, 0, caf::actor{});
+  table.begin("c", "n1:1", 3, 0, caf::actor{});
+  table.finish("c", 3, task_state::done, {}, "", t0);
+  auto lost = table.node_lost("n1:1", t0);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0]->name, "a");
+  EXPECT_EQ(table.find("a", t0)->state, task_state::lost);
+  EXPECT_EQ(table.find("b", t0)->state, task_state::running);
+  EXPECT_EQ(table.find("c", t0)->state, task_state::done);
+  EXPECT_TRUE(table.node_lost("n1:1", t0).empty());
+}
+
+TEST_F(task_table_test, edge6_finished_tasks_are_kept_for_the_ttl_then_gone) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  table.finish("a", 7, task_state::done, {}, "", t0);
+  EXPECT_NE(table.find("a", t0 + 60s - 1ms), nullptr);
+  EXPECT_EQ(table.find("a", t0 + 60s), nullptr);
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST_F(task_table_test, edge6_expiry_of_an_old_end_keeps_a_restarted_name) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  table.finish("a", 7, task_state::done, {}, "", t0);
+  table.begin("a", "n1:1", 8, 0, caf::actor{});
+  auto rec = table.find("a", t0 + 61s);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->epoch, 8u);
+  EXPECT_TRUE(rec->running());
+}
+
+TEST_F(task_table_test, running_tasks_never_expire) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  EXPECT_NE(table.find("a", t0 + 24h), nullptr);
+}
