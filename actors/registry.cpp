@@ -12,6 +12,7 @@
 // node dies, its registry dies with it, and the mirror is how the next
 // orchestrator learns which tasks were lost there.
 
+#include <iostream>
 #include <map>
 #include <unordered_map>
 
@@ -136,8 +137,11 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         }
         return;
       }
-      if (i->second.status.state == task_state::running)
+      if (i->second.status.state == task_state::running) {
+        std::cout << "dtask-node " << st.ctx->name << ": stopped task " << name
+                  << ": the cluster declared it over" << std::endl;
         self->send_exit(i->second.worker, caf::exit_reason::kill);
+      }
       st.entries.erase(i);
       if (st.mirror_to)
         self->send(st.mirror_to, mirror_atom::value, st.ctx->name, name,

@@ -31,6 +31,12 @@ namespace {
 /// Bound on one connect or join attempt.
 constexpr auto join_timeout = std::chrono::seconds(2);
 
+/// How long a node that lost all its peers waits before it elects itself.
+/// A node resumed after a hang finds all its connections dropped; its seeds
+/// are usually alive and it rejoins them as a follower well within this
+/// time, instead of starting a second orchestrator of its own.
+constexpr auto alone_grace = std::chrono::seconds(2);
+
 struct supervisor_state {
   node_context_ptr ctx;
   member self_member;
@@ -50,6 +56,8 @@ struct supervisor_state {
   /// elect itself before it had the chance to find an existing cluster.
   bool first_round_done = false;
   size_t first_round_pending = 0;
+  /// When this node lost its last peer; empty while it has peers.
+  caf::optional<std::chrono::steady_clock::time_point> alone_since;
 
   static const char* name;
 };
@@ -115,6 +123,9 @@ void elect(supervisor_ptr self) {
     return;
   if (!st.peers.empty() && st.peers.begin()->first < st.ctx->name)
     return; // The smallest member elects; its announcement will come.
+  if (st.peers.empty() && st.alone_since
+      && std::chrono::steady_clock::now() < *st.alone_since + alone_grace)
+    return; // The tick tries again.
   auto epoch = st.last_epoch + 1;
   st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
                                              all_members(self));
@@ -128,6 +139,8 @@ void remove_peer(supervisor_ptr self, std::string node) {
     return;
   self->demonitor(i->second.supervisor);
   st.peers.erase(i);
+  if (st.peers.empty())
+    st.alone_since = std::chrono::steady_clock::now();
   std::cout << "dtask-node " << st.ctx->name << ": member " << node << " down"
             << std::endl;
   push_members(self);
@@ -146,6 +159,11 @@ void add_peer(supervisor_ptr self, const member& m) {
   }
   self->monitor(m.supervisor);
   st.peers.emplace(m.node, m);
+  st.alone_since = caf::none;
+  // Two sides that elected apart meet here: tell the newcomer whom this node
+  // follows; `supersedes` makes both sides settle on the same orchestrator.
+  if (st.orchestrator.handle)
+    self->send(m.supervisor, orch_atom::value, st.orchestrator);
   std::cout << "dtask-node " << st.ctx->name << ": member " << m.node << " up"
             << std::endl;
   push_members(self);

@@ -4,6 +4,8 @@
 // hold the code to.
 
 #include <condition_variable>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -606,7 +608,34 @@ TEST(cluster_8, a_stopped_node_is_treated_as_dead_within_about_a_second) {
   std::cout << "hang detection: " << ms << " ms" << std::endl;
   EXPECT_LE(ms, 2000);
   EXPECT_EQ(c.members(orch).size(), 2u);
+}
+
+TEST(cluster_8, a_resumed_node_rejoins_as_a_follower_and_its_lost_tasks_stop) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto victim = other_than(orch);
+  local_client lc{c, orch};
+  auto name = name_on(c, victim, "zombie-");
+  auto ref = lc.start("sleep", caf::make_message(int64_t{60000}), name);
+  ASSERT_TRUE(ref);
+  c.signal(victim, SIGSTOP);
+  ASSERT_TRUE(wait_until([&] { return lc.state(name) == "lost"; }, 5s));
   c.signal(victim, SIGCONT);
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+  // One orchestrator, the one the majority had; the task stays lost and its
+  // worker, which ran on through the hang, is stopped.
+  EXPECT_EQ(c.orchestrator(victim), orch);
+  EXPECT_EQ(lc.state(name), "lost");
+  auto stopped = "stopped task " + name;
+  EXPECT_TRUE(wait_until(
+    [&] {
+      std::ifstream in{c.log(victim)};
+      std::stringstream text;
+      text << in.rdbuf();
+      return text.str().find(stopped) != std::string::npos;
+    },
+    5s));
 }
 
 // -- 9. from other actors -----------------------------------------------------
