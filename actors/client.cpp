@@ -6,6 +6,7 @@
 // would wait forever), so the monitor is what moves such a request on. If
 // the gateway node dies too, the client connects to another member it knows.
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -28,6 +29,11 @@ constexpr auto retry_pause = std::chrono::milliseconds(10);
 
 /// Bound on one `whereis` or connect round trip.
 constexpr auto resolve_timeout = std::chrono::seconds(1);
+
+/// How often the client reconnects to the members it knows of.
+constexpr auto refresh_interval = std::chrono::seconds(1);
+
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
 struct pending_request {
   caf::response_promise promise;
@@ -85,20 +91,56 @@ void adopt(client_ptr self, orchestrator_ref ref) {
     self->demonitor(st.orchestrator.handle);
   st.orchestrator = std::move(ref);
   self->monitor(st.orchestrator.handle);
-  // Learn the other members, to have somewhere to go if the gateway dies.
-  self->request(st.orchestrator.handle, resolve_timeout, nodes_atom::value)
-    .then(
-      [=](std::vector<node_info>& nodes) {
-        auto& st = self->state;
-        for (auto& n : nodes) {
-          endpoint ep;
-          if (parse_endpoint(n.node, ep).empty()
-              && std::find(st.endpoints.begin(), st.endpoints.end(), ep)
-                   == st.endpoints.end())
-            st.endpoints.push_back(ep);
-        }
-      },
-      [](caf::error&) {});
+}
+
+/// Connects to every member in `nodes` (a no-op for members connected
+/// already) and remembers them as gateways; calls `done` once every attempt
+/// ended.
+///
+/// Why every member: a callback actor of this process travels to the
+/// orchestrator and to the registry of the task's node. A node that reached
+/// this process only through another node kills its proxies of this
+/// process's actors when that other node dies, and the callback would be
+/// gone. With a direct connection from every node, no other node's death
+/// cuts a callback off.
+void connect_members(client_ptr self, const std::vector<node_info>& nodes,
+                     std::function<void()> done) {
+  auto& st = self->state;
+  auto mm = self->system().middleman().actor_handle();
+  auto left = std::make_shared<size_t>(nodes.size() + 1);
+  auto step = [left, done] {
+    if (--*left == 0)
+      done();
+  };
+  for (auto& n : nodes) {
+    endpoint ep;
+    if (!parse_endpoint(n.node, ep).empty()) {
+      step();
+      continue;
+    }
+    if (std::find(st.endpoints.begin(), st.endpoints.end(), ep)
+        == st.endpoints.end())
+      st.endpoints.push_back(ep);
+    self->request(mm, resolve_timeout, caf::connect_atom::value, ep.host,
+                  ep.port)
+      .then([=](const caf::node_id&, caf::strong_actor_ptr&,
+                const std::set<std::string>&) { step(); },
+            [=](caf::error&) { step(); });
+  }
+  step();
+}
+
+/// Keeps the connections to all members as members come and go.
+void refresh_members(client_ptr self) {
+  auto& st = self->state;
+  if (st.orchestrator.handle)
+    self->request(st.orchestrator.handle, resolve_timeout, nodes_atom::value)
+      .then(
+        [=](std::vector<node_info>& nodes) {
+          connect_members(self, nodes, [] {});
+        },
+        [](caf::error&) {});
+  self->delayed_send(self, refresh_interval, refresh_atom::value);
 }
 
 /// Gives up on requests whose window ran out; retries the rest.
@@ -136,9 +178,10 @@ void orchestrator_lost(client_ptr self, uint64_t epoch) {
   retry(self);
 }
 
-/// Connects directly to the orchestrator's node before using it. Through
-/// the gateway alone, messages would take an indirect route, and CAF does not
-/// report the death of a node reached that way: requests would hang.
+/// Connects directly to the orchestrator's node and to all members before
+/// using the orchestrator. Through the gateway alone, messages would take an
+/// indirect route, and CAF does not report the death of a node reached that
+/// way: requests would hang.
 void connect_and_adopt(client_ptr self, orchestrator_ref ref) {
   endpoint ep;
   if (!parse_endpoint(ref.node, ep).empty()) {
@@ -151,9 +194,17 @@ void connect_and_adopt(client_ptr self, orchestrator_ref ref) {
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr&,
           const std::set<std::string>&) {
-        self->state.resolving = false;
-        adopt(self, ref);
-        retry(self);
+        auto finish = [=] {
+          self->state.resolving = false;
+          adopt(self, ref);
+          retry(self);
+        };
+        self->request(ref.handle, resolve_timeout, nodes_atom::value)
+          .then(
+            [=](std::vector<node_info>& nodes) {
+              connect_members(self, nodes, finish);
+            },
+            [=](caf::error&) { finish(); });
       },
       [=](caf::error&) {
         self->state.resolving = false;
@@ -256,6 +307,7 @@ caf::behavior client_actor(client_ptr self, caf::actor gateway, endpoint ep,
   st.gateway = std::move(gateway);
   st.endpoints.push_back(std::move(ep));
   self->monitor(st.gateway);
+  self->delayed_send(self, refresh_interval, refresh_atom::value);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source == st.gateway.address())
@@ -296,6 +348,7 @@ caf::behavior client_actor(client_ptr self, caf::actor gateway, endpoint ep,
       self->state.tick_scheduled = false;
       retry(self);
     },
+    [=](refresh_atom) { refresh_members(self); },
   };
 }
 

@@ -37,6 +37,17 @@ constexpr auto join_timeout = std::chrono::seconds(2);
 /// time, instead of starting a second orchestrator of its own.
 constexpr auto alone_grace = std::chrono::seconds(2);
 
+/// The supervisor checks every `watchdog_interval` that it is not stalled. A
+/// gap above `stall_threshold` means the process did not run (SIGSTOP, a VM
+/// pause, swapping): its peers may have declared it dead meanwhile, and the
+/// down messages it finds on waking up describe the past. It then holds
+/// elections for `alone_grace` and rejoins through its seeds as a follower.
+/// A false alarm (a very busy machine) only delays an election.
+constexpr auto watchdog_interval = std::chrono::milliseconds(100);
+constexpr auto stall_threshold = std::chrono::milliseconds(400);
+
+using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
+
 struct supervisor_state {
   node_context_ptr ctx;
   member self_member;
@@ -58,6 +69,9 @@ struct supervisor_state {
   size_t first_round_pending = 0;
   /// When this node lost its last peer; empty while it has peers.
   caf::optional<std::chrono::steady_clock::time_point> alone_since;
+  /// The last run of the watchdog, and until when a stall holds elections.
+  std::chrono::steady_clock::time_point last_watchdog;
+  std::chrono::steady_clock::time_point no_election_until;
 
   static const char* name;
 };
@@ -123,9 +137,11 @@ void elect(supervisor_ptr self) {
     return;
   if (!st.peers.empty() && st.peers.begin()->first < st.ctx->name)
     return; // The smallest member elects; its announcement will come.
-  if (st.peers.empty() && st.alone_since
-      && std::chrono::steady_clock::now() < *st.alone_since + alone_grace)
+  auto now = std::chrono::steady_clock::now();
+  if (st.peers.empty() && st.alone_since && now < *st.alone_since + alone_grace)
     return; // The tick tries again.
+  if (now - st.last_watchdog > stall_threshold || now < st.no_election_until)
+    return; // Stalled: what this node sees may be the past.
   auto epoch = st.last_epoch + 1;
   st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
                                              all_members(self));
@@ -275,9 +291,25 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
     return caf::delegated<caf::message>{};
   };
   return {
+    [=](watchdog_atom) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      auto gap = now - st.last_watchdog;
+      if (gap > stall_threshold) {
+        st.no_election_until = now + alone_grace;
+        std::cout << "dtask-node " << st.ctx->name << ": stalled for "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(gap)
+                       .count()
+                  << " ms; rejoining as a follower" << std::endl;
+      }
+      st.last_watchdog = now;
+      self->delayed_send(self, watchdog_interval, watchdog_atom::value);
+    },
     [=](join_atom) {
       // From start_node, once the node listens: the first round of seeds.
       auto& st = self->state;
+      st.last_watchdog = std::chrono::steady_clock::now();
+      self->delayed_send(self, watchdog_interval, watchdog_atom::value);
       std::vector<std::string> seeds;
       for (auto& ep : st.ctx->config.seeds)
         if (ep.to_string() != st.ctx->name)
