@@ -165,8 +165,14 @@ int main(int argc, char** argv) {
       connect = value("--connect=");
     } else if (arg.rfind("--name=", 0) == 0) {
       name = value("--name=");
-      if (name.empty())
-        return usage_error("--name= needs a value");
+      if (name.empty()) {
+        // The API reads an empty name as "make one up"; a user who typed
+        // --name= meant a name, and an empty one is invalid.
+        std::cout << "{\"error\":\"invalid_name\",\"name\":\"\","
+                     "\"reason\":\"the name is empty\"}"
+                  << std::endl;
+        return 1;
+      }
     } else if (arg == "--wait") {
       wait = true;
     } else if (arg.rfind("--timeout=", 0) == 0) {
