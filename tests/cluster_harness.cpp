@@ -15,9 +15,9 @@
 #include <sstream>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 namespace dtask_test {
+
+std::function<bool()> dump_logs_if;
 
 uint16_t free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -133,6 +133,29 @@ run_result run(const std::vector<std::string>& argv,
   return result;
 }
 
+background_process run_background(const std::vector<std::string>& argv) {
+  int out[2];
+  background_process result;
+  if (pipe(out) != 0)
+    return result;
+  int devnull = open("/dev/null", O_WRONLY);
+  result.pid = spawn(argv, out[1], devnull);
+  close(out[1]);
+  close(devnull);
+  pollfd fd{out[0], POLLIN, 0};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char c;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (poll(&fd, 1, 100) <= 0)
+      continue;
+    if (read(out[0], &c, 1) != 1 || c == '\n')
+      break;
+    result.first_line += c;
+  }
+  close(out[0]);
+  return result;
+}
+
 bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -171,7 +194,7 @@ cluster::~cluster() {
       kill(pids_[i], SIGCONT);
       signal(i, SIGKILL);
     }
-  if (::testing::Test::HasFailure()) {
+  if (dump_logs_if && dump_logs_if()) {
     // The nodes' own account of what happened, for the failure report.
     for (int i = 0; i < size(); ++i) {
       std::ifstream in{log(i)};

@@ -12,6 +12,10 @@
 
 namespace dtask_test {
 
+/// When set and true at a cluster's destruction, the cluster prints its
+/// nodes' logs to stderr (the tests set it to "the test failed").
+extern std::function<bool()> dump_logs_if;
+
 /// A port that was free a moment ago (bound to port 0, then released).
 uint16_t free_port();
 
@@ -33,6 +37,15 @@ struct run_result {
 /// Runs `argv` with a bound on its run time (killed after `timeout`).
 run_result run(const std::vector<std::string>& argv,
                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+/// A program started in the background, after its first line of output.
+struct background_process {
+  int pid = 0;
+  std::string first_line;
+};
+
+/// Starts `argv` and waits (bounded, 10 s) for its first line on stdout.
+background_process run_background(const std::vector<std::string>& argv);
 
 /// Polls `pred` every 10 ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& pred,
@@ -80,6 +93,10 @@ public:
 
   bool running(int i) const {
     return pids_[i] > 0;
+  }
+
+  int pid(int i) const {
+    return pids_[i];
   }
 
   /// Runs the CLI against node `via` (the first running node if -1).

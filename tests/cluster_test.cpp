@@ -26,6 +26,12 @@ using dtask_test::wait_until;
 
 namespace {
 
+// A failed test shows the logs of its nodes.
+const bool dump_logs_installed = [] {
+  dtask_test::dump_logs_if = [] { return ::testing::Test::HasFailure(); };
+  return true;
+}();
+
 caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
   dtask::configure(cfg);
   return cfg;
