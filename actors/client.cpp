@@ -30,6 +30,9 @@ constexpr auto retry_pause = std::chrono::milliseconds(10);
 /// Bound on one `whereis` or connect round trip.
 constexpr auto resolve_timeout = std::chrono::seconds(1);
 
+/// Longest wait for the answer to one attempt of a request.
+constexpr auto attempt_timeout = std::chrono::milliseconds(2000);
+
 /// How often the client reconnects to the members it knows of.
 constexpr auto refresh_interval = std::chrono::seconds(1);
 
@@ -270,9 +273,14 @@ caf::response_promise submit(client_ptr self, Ts... xs) {
   auto& p = st.pending[id];
   p.promise = self->make_response_promise();
   p.deadline = clock_type::now() + st.window;
-  auto window = st.window;
-  p.send = [self, id, window, xs...](const caf::actor& orch) {
-    self->request(orch, window, xs...)
+  // One attempt waits at most `attempt_timeout`: a start is answered by the
+  // registry of the task's node, and if that node dies the answer never
+  // comes. The retry carries the same token, so it is answered as the first
+  // attempt or, if the first never ran, starts the task.
+  auto timeout = std::min<std::chrono::milliseconds>(st.window,
+                                                     attempt_timeout);
+  p.send = [self, id, timeout, xs...](const caf::actor& orch) {
+    self->request(orch, timeout, xs...)
       .then(
         [=](Reply& reply) {
           auto& st = self->state;
@@ -290,6 +298,13 @@ caf::response_promise submit(client_ptr self, Ts... xs) {
           if (!retryable(err) || clock_type::now() >= i->second.deadline) {
             i->second.promise.deliver(std::move(err));
             st.pending.erase(i);
+            return;
+          }
+          if (err == caf::sec::request_timeout) {
+            // The orchestrator may be fine (the task's node was not): send
+            // this one again without giving up on the orchestrator.
+            i->second.sent_epoch = 0;
+            retry(self);
             return;
           }
           orchestrator_lost(self, i->second.sent_epoch);

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 
 #include <caf/all.hpp>
@@ -27,6 +28,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<spawn_order>("dtask.spawn_order");
   cfg.add_message_type<registry_entry>("dtask.registry_entry");
   cfg.add_message_type<std::vector<registry_entry>>("dtask.registry_entries");
+  cfg.add_message_type<task_key>("dtask.task_key");
+  cfg.add_message_type<std::vector<task_key>>("dtask.task_keys");
 }
 
 void configure(caf::actor_system_config& cfg) {
@@ -37,6 +40,7 @@ void configure(caf::actor_system_config& cfg) {
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::milliseconds(600)});
   cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("scheduler.max-threads", size_t{2});
   // CAF prints a report of unhandled messages and errors to stderr otherwise.
   cfg.set("logger.console", caf::atom("none"));
 }
@@ -77,6 +81,9 @@ std::string read_node_config(std::vector<std::string>& args,
     else if (args[i] == "--config-file" && i + 1 < args.size())
       path = args[i + 1];
   }
+  // Without --config-file, CAF reads caf-application.ini if there is one.
+  if (path.empty() && std::ifstream{"caf-application.ini"}.good())
+    path = "caf-application.ini";
   if (!path.empty()) {
     auto file = caf::actor_system_config::parse_config_file(path.c_str());
     if (!file)

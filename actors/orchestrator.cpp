@@ -39,8 +39,6 @@ constexpr auto expiry_interval = std::chrono::seconds(1);
 struct waiter {
   caf::response_promise promise;
   uint64_t token;
-  /// True for the caller whose start created this incarnation.
-  bool first;
 };
 
 struct pending_start {
@@ -61,6 +59,9 @@ struct orchestrator_state {
   boost::uuids::random_generator uuids;
   /// False while syncing.
   bool live = false;
+  /// Acknowledgements batched per registry until the next flush.
+  std::map<caf::actor, std::vector<task_key>> acks;
+  bool flush_scheduled = false;
 
   static const char* name;
 };
@@ -82,6 +83,25 @@ caf::error already_running(const task_record& rec) {
   return make_error(errc::already_running, rec.name, rec.node, rec.worker);
 }
 
+/// Queues an acknowledgement for `registry` (see registry.cpp on batching).
+void ack(orchestrator_ptr self, const caf::actor& registry,
+         const std::string& name, uint64_t epoch) {
+  auto& st = self->state;
+  st.acks[registry].push_back(task_key{name, epoch});
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void flush(orchestrator_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  for (auto& kvp : st.acks)
+    self->send(kvp.first, ack_atom::value, std::move(kvp.second));
+  st.acks.clear();
+}
+
 void deliver_callback(orchestrator_ptr self, task_record& rec) {
   if (rec.callback) {
     self->send(rec.callback, rec.status());
@@ -89,7 +109,9 @@ void deliver_callback(orchestrator_ptr self, task_record& rec) {
   }
 }
 
-/// Answers everyone waiting on the start of `name` at `epoch`.
+/// Answers the callers that asked for `name` while the start of `epoch`
+/// was not confirmed yet. (The caller whose start created it is answered by
+/// the registry: the orchestrator delegates the start request there.)
 void settle(orchestrator_ptr self, const std::string& name, uint64_t epoch,
             const task_record* rec, const caf::error& err) {
   auto& st = self->state;
@@ -99,7 +121,7 @@ void settle(orchestrator_ptr self, const std::string& name, uint64_t epoch,
   for (auto& w : i->second.waiters) {
     if (err)
       w.promise.deliver(err);
-    else if (w.first || (w.token != 0 && w.token == rec->token))
+    else if (w.token != 0 && w.token == rec->token)
       w.promise.deliver(make_ref(*rec));
     else
       w.promise.deliver(already_running(*rec));
@@ -131,12 +153,14 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
     }
     if (e.status.state == task_state::running) {
       if (same && rec->running()) {
-        if (!rec->worker)
-          st.table.confirm(name, epoch, e.worker);
+        if (!rec->worker) {
+          auto confirmed = st.table.confirm(name, epoch, e.worker);
+          settle(self, name, epoch, confirmed, caf::error{});
+        }
       } else if (same || (rec != nullptr && rec->running())) {
         // Already declared over (lost), or another incarnation holds the
         // name: this one must not run on.
-        self->send(registry, ack_atom::value, name, epoch);
+        ack(self, registry, name, epoch);
       } else {
         st.table.begin(name, e.status.node, epoch, e.order.token,
                        e.order.callback);
@@ -164,10 +188,13 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
         deliver_callback(self, *ended);
       }
     }
-    self->send(registry, ack_atom::value, name, epoch);
+    ack(self, registry, name, epoch);
   }
 }
 
+/// Asks `m`'s registry for its entries (and makes it follow this
+/// orchestrator). A sync that fails is tried again for as long as `m` is a
+/// member: a registry that never synced would report to a dead orchestrator.
 void sync_member(orchestrator_ptr self, const member& m,
                  std::function<void()> done) {
   auto registry = m.registry;
@@ -181,6 +208,9 @@ void sync_member(orchestrator_ptr self, const member& m,
         std::cerr << "dtask-orchestrator: sync with " << m.node
                   << " failed: " << self->system().render(err) << std::endl;
         done();
+        auto i = self->state.members.find(m.node);
+        if (i != self->state.members.end() && i->second.registry == registry)
+          sync_member(self, m, [] {});
       });
 }
 
@@ -219,8 +249,8 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     sync_member(self, m, [] {});
 }
 
-caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
-                            caf::message& args, start_options& opts) {
+caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
+                                caf::message& args, start_options& opts) {
   auto& st = self->state;
   if (opts.name.empty()) {
     opts.name = boost::uuids::to_string(st.uuids());
@@ -239,15 +269,21 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
                         limit);
   }
   auto rec = st.table.find(opts.name, clock_type::now());
+  // A retry of a start that got through (same token) is answered as that
+  // start, whether its task still runs or ended meanwhile: it never runs
+  // the task a second time.
+  if (rec != nullptr && opts.token != 0 && opts.token == rec->token
+      && (!rec->running() || rec->worker))
+    return caf::make_message(make_ref(*rec));
   if (rec != nullptr && rec->running()) {
     if (!rec->worker) {
       // Started a moment ago, not confirmed yet: answer with the worker.
       auto rp = self->make_response_promise();
-      st.pending[opts.name].waiters.push_back(waiter{rp, opts.token, false});
+      auto& p = st.pending[opts.name];
+      p.epoch = rec->epoch;
+      p.waiters.push_back(waiter{rp, opts.token});
       return rp;
     }
-    if (opts.token != 0 && opts.token == rec->token)
-      return make_ref(*rec);
     return already_running(*rec);
   }
   if (st.ring.empty())
@@ -256,16 +292,13 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
   auto& target = st.members[node];
   auto epoch = (st.epoch << 32) | ++st.seq;
   st.table.begin(opts.name, node, epoch, opts.token, opts.callback);
-  auto rp = self->make_response_promise();
-  auto& p = st.pending[opts.name];
-  p.epoch = epoch;
-  p.waiters.clear();
-  p.waiters.push_back(waiter{rp, opts.token, true});
-  self->send(target.registry, spawn_atom::value,
-             spawn_order{opts.name, std::move(type), std::move(args),
-                         std::move(opts.callback), opts.token, epoch,
-                         st.epoch});
-  return rp;
+  // The registry answers the caller; its report confirms the worker here.
+  // If its node dies first, the caller's attempt times out and its retry
+  // (same token) finds the name lost and starts it anew.
+  return self->delegate(target.registry, spawn_atom::value,
+                        spawn_order{opts.name, std::move(type),
+                                    std::move(args), std::move(opts.callback),
+                                    opts.token, epoch, st.epoch});
 }
 
 caf::behavior serving(orchestrator_ptr self) {
@@ -294,28 +327,17 @@ caf::behavior serving(orchestrator_ptr self) {
       return result;
     },
     [=](spawned_atom, const std::string& name, uint64_t epoch,
-        caf::actor& worker, caf::error& err) {
-      auto& st = self->state;
-      if (err) {
-        st.table.abort(name, epoch);
-        settle(self, name, epoch, nullptr, err);
-        return;
-      }
-      auto rec = st.table.confirm(name, epoch, std::move(worker));
-      if (rec == nullptr) {
-        // Declared lost meanwhile (its node left and came back): this
-        // incarnation must not run on.
-        self->send(caf::actor_cast<caf::actor>(self->current_sender()),
-                   ack_atom::value, name, epoch);
-        return;
-      }
-      settle(self, name, epoch, rec, caf::error{});
+        caf::error& err) {
+      // A registry refused a spawn order (its catalog lacks the type, or
+      // this orchestrator is outdated); the caller got the error already.
+      self->state.table.abort(name, epoch);
+      settle(self, name, epoch, nullptr, err);
     },
-    [=](finished_atom, registry_entry& entry) {
-      std::vector<registry_entry> entries{std::move(entry)};
+    [=](report_atom, std::vector<registry_entry>& entries) {
       merge(self, caf::actor_cast<caf::actor>(self->current_sender()),
             entries);
     },
+    [=](flush_atom) { flush(self); },
     [=](members_atom, std::vector<member>& members) {
       set_members(self, members);
     },

@@ -1,16 +1,23 @@
 // The registry actor: this node's share of the global name registry.
 //
 // The orchestrator decides which name runs where; the registry of that node
-// spawns the worker, watches it, and keeps its entry (name -> worker, epoch,
-// callback) until the orchestrator acknowledged the outcome. The union of all
-// registries is the cluster's truth about running tasks: a new orchestrator
-// rebuilds its table from them (`sync`), and an outcome reported to an
-// orchestrator that died is handed to the next one the same way.
+// spawns the worker, answers the caller (the orchestrator delegates the
+// start request here), watches the worker, and keeps its entry (name ->
+// worker, epoch, callback) until the orchestrator acknowledged the outcome.
+// The union of all registries is the cluster's truth about running tasks: a
+// new orchestrator rebuilds its table from them (`sync`), and an outcome
+// reported to an orchestrator that died is handed to the next one the same
+// way.
 //
 // The registry on the orchestrator's node mirrors its entries to one other
 // registry (the node that would be elected next): when the orchestrator's
 // node dies, its registry dies with it, and the mirror is how the next
 // orchestrator learns which tasks were lost there.
+//
+// Reports to the orchestrator and to the mirror are batched: the first one
+// queued schedules a `flush` message to self, which the actor reaches after
+// everything already in its mailbox, so under load one message carries many
+// tasks and at rest a report leaves at once.
 
 #include <iostream>
 #include <map>
@@ -30,13 +37,18 @@ struct registry_state {
   /// The orchestrator this registry follows; set by `sync`.
   orchestrator_ref orchestrator;
   std::unordered_map<std::string, registry_entry> entries;
-  /// Worker address -> task name, for down messages.
-  std::unordered_map<caf::actor_addr, std::string> workers;
+  /// Worker address -> the incarnation it runs, for down messages.
+  std::unordered_map<caf::actor_addr, task_key> workers;
   /// Where this registry mirrors its entries; set by the local supervisor.
   caf::actor mirror_to;
   /// Entries mirrored here by other registries: origin node -> name -> entry.
   std::map<std::string, std::unordered_map<std::string, registry_entry>>
     mirrored;
+  /// Batched for the next flush.
+  std::vector<registry_entry> reports;
+  std::vector<registry_entry> mirror_updates;
+  std::vector<task_key> mirror_removals;
+  bool flush_scheduled = false;
 
   static const char* name;
 };
@@ -45,18 +57,72 @@ const char* registry_state::name = "dtask.registry";
 
 using registry_ptr = caf::stateful_actor<registry_state>*;
 
-/// Sends the current state of `entry` to the mirror, if any.
-void mirror(registry_ptr self, const registry_entry& entry) {
-  if (auto& to = self->state.mirror_to)
-    self->send(to, mirror_atom::value, entry);
+void schedule_flush(registry_ptr self) {
+  auto& st = self->state;
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
-/// Reports an ended task to the orchestrator; the entry stays until `ack`.
-void report(registry_ptr self, registry_entry& entry) {
+/// Queues the current state of `entry` for the orchestrator and the mirror.
+void report(registry_ptr self, const registry_entry& entry) {
+  auto& st = self->state;
+  st.reports.push_back(entry);
+  if (st.mirror_to)
+    st.mirror_updates.push_back(entry);
+  schedule_flush(self);
+}
+
+void flush(registry_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (!st.reports.empty()) {
+    if (st.orchestrator.handle)
+      self->send(st.orchestrator.handle, report_atom::value,
+                 std::move(st.reports));
+    st.reports.clear();
+  }
+  if (st.mirror_to && !st.mirror_updates.empty())
+    self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
+               std::move(st.mirror_updates), false);
+  if (st.mirror_to && !st.mirror_removals.empty())
+    self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
+               std::move(st.mirror_removals));
+  st.mirror_updates.clear();
+  st.mirror_removals.clear();
+}
+
+/// Records an ended task; the entry stays until the orchestrator's ack.
+void end(registry_ptr self, registry_entry& entry) {
   entry.worker = nullptr;
-  mirror(self, entry);
-  if (auto& orch = self->state.orchestrator.handle)
-    self->send(orch, finished_atom::value, entry);
+  report(self, entry);
+}
+
+void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
+  auto& st = self->state;
+  auto i = st.entries.find(name);
+  if (i == st.entries.end() || i->second.order.epoch != epoch) {
+    // Perhaps a mirrored entry of a dead node, now taken over.
+    for (auto& kvp : st.mirrored) {
+      auto j = kvp.second.find(name);
+      if (j != kvp.second.end() && j->second.order.epoch == epoch)
+        kvp.second.erase(j);
+    }
+    return;
+  }
+  if (i->second.status.state == task_state::running) {
+    // The cluster declared this incarnation over (lost) while it ran on
+    // here, e.g. through a hang of this node: it must not run on.
+    std::cout << "dtask-node " << st.ctx->name << ": stopped task " << name
+              << ": the cluster declared it over" << std::endl;
+    self->send_exit(i->second.worker, caf::exit_reason::kill);
+  }
+  st.entries.erase(i);
+  if (st.mirror_to) {
+    st.mirror_removals.push_back(task_key{name, epoch});
+    schedule_flush(self);
+  }
 }
 
 caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
@@ -66,9 +132,12 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     auto i = st.workers.find(dm.source);
     if (i == st.workers.end())
       return;
-    auto j = st.entries.find(i->second);
+    auto key = std::move(i->second);
     st.workers.erase(i);
-    if (j == st.entries.end() || j->second.status.state != task_state::running)
+    auto j = st.entries.find(key.name);
+    // The entry may belong to a newer incarnation of the same name by now.
+    if (j == st.entries.end() || j->second.order.epoch != key.epoch
+        || j->second.status.state != task_state::running)
       return;
     // The worker stopped without calling done or fail.
     auto& entry = j->second;
@@ -77,15 +146,17 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
                             ? "the task's actor stopped: "
                                 + self->system().render(dm.reason)
                             : "the task's actor stopped without a result";
-    report(self, entry);
+    end(self, entry);
   });
   return {
-    [=](spawn_atom, spawn_order& order) {
+    [=](spawn_atom, spawn_order& order) -> caf::result<task_ref> {
+      // Delegated by the orchestrator: the reply goes to the caller.
       auto& st = self->state;
-      auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-      auto refuse = [&](caf::error err) {
-        self->send(sender, spawned_atom::value, order.name, order.epoch,
-                   caf::actor{}, std::move(err));
+      auto refuse = [&](caf::error err) -> caf::result<task_ref> {
+        if (st.orchestrator.handle)
+          self->send(st.orchestrator.handle, spawned_atom::value, order.name,
+                     order.epoch, err);
+        return err;
       };
       if (order.orch_epoch < st.orchestrator.epoch)
         return refuse(make_error(errc::stale_orchestrator,
@@ -97,20 +168,17 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       if (i != st.entries.end() && i->second.status.state == task_state::running)
         return refuse(make_error(errc::already_running, order.name,
                                  st.ctx->name, i->second.worker));
-      if (order.orch_epoch > st.orchestrator.epoch)
-        st.orchestrator = orchestrator_ref{sender, {}, order.orch_epoch};
       auto worker = spawn_worker(self->system(), *factory, order,
                                  caf::actor_cast<caf::actor>(self));
       self->monitor(worker);
-      st.workers.emplace(worker.address(), order.name);
+      st.workers.emplace(worker.address(), task_key{order.name, order.epoch});
       auto& entry = st.entries[order.name];
       entry.status = task_status{order.name, task_state::running, st.ctx->name,
                                  caf::message{}, std::string{}};
       entry.worker = worker;
       entry.order = std::move(order);
-      mirror(self, entry);
-      self->send(sender, spawned_atom::value, entry.order.name,
-                 entry.order.epoch, worker, caf::error{});
+      report(self, entry);
+      return task_ref{entry.order.name, st.ctx->name, std::move(worker)};
     },
     [=](finished_atom, uint64_t epoch, task_status& status) {
       // From a worker: its outcome.
@@ -121,63 +189,13 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         return;
       status.node = st.ctx->name;
       i->second.status = std::move(status);
-      report(self, i->second);
+      end(self, i->second);
     },
-    [=](ack_atom, const std::string& name, uint64_t epoch) {
-      // The orchestrator recorded the outcome, or declared this incarnation
-      // over (lost) while it still ran here: then it must not run on.
-      auto& st = self->state;
-      auto i = st.entries.find(name);
-      if (i == st.entries.end() || i->second.order.epoch != epoch) {
-        // Perhaps a mirrored entry of a dead node, now taken over.
-        for (auto& kvp : st.mirrored) {
-          auto j = kvp.second.find(name);
-          if (j != kvp.second.end() && j->second.order.epoch == epoch)
-            kvp.second.erase(j);
-        }
-        return;
-      }
-      if (i->second.status.state == task_state::running) {
-        std::cout << "dtask-node " << st.ctx->name << ": stopped task " << name
-                  << ": the cluster declared it over" << std::endl;
-        self->send_exit(i->second.worker, caf::exit_reason::kill);
-      }
-      st.entries.erase(i);
-      if (st.mirror_to)
-        self->send(st.mirror_to, mirror_atom::value, st.ctx->name, name,
-                   epoch);
+    [=](ack_atom, const std::vector<task_key>& keys) {
+      for (auto& key : keys)
+        forget(self, key.name, key.epoch);
     },
-    [=](mirror_atom, caf::actor& to) {
-      // From the local supervisor: mirror to `to` from now on (or stop).
-      auto& st = self->state;
-      if (st.mirror_to == to)
-        return;
-      st.mirror_to = std::move(to);
-      if (!st.mirror_to)
-        return;
-      std::vector<registry_entry> all;
-      for (auto& kvp : st.entries)
-        all.push_back(kvp.second);
-      self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all);
-    },
-    [=](mirror_atom, const std::string& origin,
-        std::vector<registry_entry>& all) {
-      auto& mine = self->state.mirrored[origin];
-      mine.clear();
-      for (auto& e : all)
-        mine.emplace(e.order.name, std::move(e));
-    },
-    [=](mirror_atom, registry_entry& e) {
-      auto& mine = self->state.mirrored[e.status.node];
-      mine[e.order.name] = std::move(e);
-    },
-    [=](mirror_atom, const std::string& origin, const std::string& name,
-        uint64_t epoch) {
-      auto& mine = self->state.mirrored[origin];
-      auto i = mine.find(name);
-      if (i != mine.end() && i->second.order.epoch == epoch)
-        mine.erase(i);
-    },
+    [=](flush_atom) { flush(self); },
     [=](sync_atom, orchestrator_ref& orch)
       -> caf::result<std::vector<registry_entry>> {
       auto& st = self->state;
@@ -185,8 +203,11 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         return make_error(errc::stale_orchestrator,
                           "sync from an outdated orchestrator");
       st.orchestrator = std::move(orch);
-      // Own entries, then mirrored ones: the orchestrator takes a mirrored
-      // entry only if its origin node is no longer a member.
+      // Everything this registry knows, own entries first, then mirrored
+      // ones: the orchestrator takes a mirrored entry only if its origin
+      // node is no longer a member. The sync answer supersedes queued
+      // reports, which went to the previous orchestrator.
+      st.reports.clear();
       std::vector<registry_entry> result;
       result.reserve(st.entries.size());
       for (auto& kvp : st.entries)
@@ -195,6 +216,42 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         for (auto& kvp : origin.second)
           result.push_back(kvp.second);
       return result;
+    },
+    // -- mirroring --------------------------------------------------------
+    [=](mirror_atom, caf::actor& to) {
+      // From the local supervisor: mirror to `to` from now on (or stop).
+      auto& st = self->state;
+      if (st.mirror_to == to)
+        return;
+      if (st.mirror_to) // The old mirror drops what it held for us.
+        self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
+                   std::vector<registry_entry>{}, true);
+      st.mirror_to = std::move(to);
+      st.mirror_updates.clear();
+      st.mirror_removals.clear();
+      if (!st.mirror_to)
+        return;
+      std::vector<registry_entry> all;
+      for (auto& kvp : st.entries)
+        all.push_back(kvp.second);
+      self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all, true);
+    },
+    [=](mirror_atom, const std::string& origin,
+        std::vector<registry_entry>& updates, bool replace_all) {
+      auto& mine = self->state.mirrored[origin];
+      if (replace_all)
+        mine.clear();
+      for (auto& e : updates)
+        mine[e.order.name] = std::move(e);
+    },
+    [=](mirror_atom, const std::string& origin,
+        const std::vector<task_key>& removals) {
+      auto& mine = self->state.mirrored[origin];
+      for (auto& key : removals) {
+        auto i = mine.find(key.name);
+        if (i != mine.end() && i->second.order.epoch == key.epoch)
+          mine.erase(i);
+      }
     },
   };
 }

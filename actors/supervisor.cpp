@@ -60,6 +60,8 @@ struct supervisor_state {
   uint64_t last_epoch = 0;
   /// The orchestrator this node runs, if any.
   caf::actor local_orchestrator;
+  /// A copy of `local_orchestrator` for the exit functor.
+  std::shared_ptr<caf::actor> orchestrator_slot;
   /// Where the local registry mirrors its entries: while this node runs the
   /// orchestrator, the registry of the member that would be elected next.
   caf::actor mirror_target;
@@ -94,6 +96,8 @@ cluster_view view(supervisor_ptr self) {
 
 void update_mirror(supervisor_ptr self) {
   auto& st = self->state;
+  if (st.orchestrator_slot)
+    *st.orchestrator_slot = st.local_orchestrator;
   caf::actor target;
   if (st.local_orchestrator && !st.peers.empty())
     target = st.peers.begin()->second.registry;
@@ -258,11 +262,13 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
   st.ctx = std::move(ctx);
   st.self_member = member{st.ctx->name, caf::actor_cast<caf::actor>(self),
                           registry};
-  self->attach_functor([=] {
-    // This node's orchestrator and registry end with its supervisor.
-    if (self->state.local_orchestrator)
-      caf::anon_send_exit(self->state.local_orchestrator,
-                          caf::exit_reason::user_shutdown);
+  // This node's orchestrator ends with its supervisor. (Attached functors
+  // run after the state is gone: they may only touch what they own.)
+  auto orchestrator_slot = std::make_shared<caf::actor>();
+  st.orchestrator_slot = orchestrator_slot;
+  self->attach_functor([orchestrator_slot] {
+    if (*orchestrator_slot)
+      caf::anon_send_exit(*orchestrator_slot, caf::exit_reason::user_shutdown);
   });
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
@@ -297,6 +303,18 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
       auto gap = now - st.last_watchdog;
       if (gap > stall_threshold) {
         st.no_election_until = now + alone_grace;
+        // The cluster may have replaced this node's orchestrator while it
+        // stood still; one that kept running on a stale view could place
+        // starts on this node alone. It steps down; the node rejoins.
+        if (st.local_orchestrator) {
+          self->send_exit(st.local_orchestrator,
+                          caf::exit_reason::user_shutdown);
+          st.local_orchestrator = nullptr;
+          if (st.orchestrator.handle)
+            self->demonitor(st.orchestrator.handle);
+          st.orchestrator = orchestrator_ref{};
+          update_mirror(self);
+        }
         std::cout << "dtask-node " << st.ctx->name << ": stalled for "
                   << std::chrono::duration_cast<std::chrono::milliseconds>(gap)
                        .count()

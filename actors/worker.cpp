@@ -31,9 +31,15 @@ void task_context::fail(std::string reason) const {
 
 caf::actor spawn_worker(caf::actor_system& sys, const task_factory& factory,
                         const spawn_order& order, caf::actor registry) {
-  return sys.spawn([factory, order, registry](caf::event_based_actor* self) {
-    return factory(self, order.args,
-                   task_context{self, registry, order.name, order.epoch});
+  // Capture only what the task needs: this closure lives as long as the
+  // worker does. The factory itself lives in the node's catalog.
+  auto fn = &factory;
+  return sys.spawn([fn, args = order.args, name = order.name,
+                    epoch = order.epoch,
+                    registry](caf::event_based_actor* self) mutable {
+    return (*fn)(self, args,
+                 task_context{self, std::move(registry), std::move(name),
+                              epoch});
   });
 }
 

@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -20,16 +22,23 @@ namespace dtask_test {
 std::function<bool()> dump_logs_if;
 
 uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  // Outside the kernel's ephemeral range (32768-60999 by default): a port
+  // from that range can be taken by any outgoing connection between this
+  // check and the node's bind, which parallel tests make likely.
+  static std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> dist{20000, 32000};
+  for (;;) {
+    auto port = static_cast<uint16_t>(dist(rng));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    auto ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (ok)
+      return port;
+  }
 }
 
 std::string json_field(const std::string& line, const std::string& key) {
@@ -60,6 +69,8 @@ namespace {
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
   auto pid = fork();
   if (pid == 0) {
+    // Nodes and programs die with the test or benchmark that started them.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     std::vector<char*> args;
@@ -198,8 +209,10 @@ cluster::~cluster() {
     // The nodes' own account of what happened, for the failure report.
     for (int i = 0; i < size(); ++i) {
       std::ifstream in{log(i)};
-      std::cerr << "---- log of node " << name(i) << " ----\n"
-                << in.rdbuf() << "\n";
+      std::stringstream text;
+      text << in.rdbuf();
+      std::cerr << "---- log of node " << name(i) << " ----\n" << text.str()
+                << "\n";
     }
   }
   if (std::getenv("DTASK_KEEP_LOGS") == nullptr)
@@ -237,8 +250,16 @@ bool cluster::start(int i) {
       return text.str().find(up) != std::string::npos;
     },
     std::chrono::seconds(10));
-  if (!ok)
-    std::cerr << "node " << name(i) << " did not come up" << std::endl;
+  if (!ok) {
+    int status = 0;
+    auto exited = waitpid(pids_[i], &status, WNOHANG) == pids_[i];
+    std::cerr << "node " << name(i) << " did not come up"
+              << (exited ? " (it exited, status " + std::to_string(status) + ")"
+                         : std::string{" (still running)"})
+              << std::endl;
+    if (exited)
+      pids_[i] = 0;
+  }
   return ok;
 }
 

@@ -46,14 +46,19 @@ using orch_atom = caf::atom_constant<caf::atom("orch")>;
 /// Internal: supervisor -> its local orchestrator, the live members. Also
 /// `(members) -> vector<node_info>`: a supervisor's own view, for `dtask members`.
 using members_atom = caf::atom_constant<caf::atom("members")>;
-/// Internal: orchestrator -> registry, run a task; registry -> orchestrator,
-/// the answer.
+/// Internal: orchestrator -> registry, run a task (a delegated request: the
+/// registry answers the caller directly); registry -> orchestrator, a spawn
+/// order it refused.
 using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
 using spawned_atom = caf::atom_constant<caf::atom("spawned")>;
-/// Internal: registry -> orchestrator, a task ended; orchestrator ->
-/// registry, the outcome is recorded (`ack_atom`).
+/// Internal: worker -> registry, the task's outcome.
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
+/// Internal: registry -> orchestrator, a batch of started and ended tasks;
+/// orchestrator -> registry, a batch of recorded outcomes (`ack_atom`).
+using report_atom = caf::atom_constant<caf::atom("report")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
+/// Internal: an actor's own "send what you batched" message.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Internal: orchestrator -> registry, adopt me and hand over your entries.
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 /// Internal: supervisor -> registry, where to mirror entries; registry ->
@@ -228,8 +233,8 @@ typename Inspector::result_type inspect(Inspector& f, spawn_order& x) {
            x.callback, x.token, x.epoch, x.orch_epoch);
 }
 
-/// Registry -> orchestrator: one task the registry owns, for `spawned`,
-/// `finished` and `sync`. `status.state` is `running` until the worker ends.
+/// Registry -> orchestrator: one task the registry owns, for `report` and
+/// `sync`. `status.state` is `running` until the worker ends.
 struct registry_entry {
   spawn_order order;
   caf::actor worker;
@@ -240,6 +245,17 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_entry& x) {
   return f(caf::meta::type_name("dtask.registry_entry"), x.order, x.worker,
            x.status);
+}
+
+/// One incarnation of a task, for batched acknowledgements.
+struct task_key {
+  std::string name;
+  uint64_t epoch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_key& x) {
+  return f(caf::meta::type_name("dtask.task_key"), x.name, x.epoch);
 }
 
 /// Registers every message type above with a config. Every process that
