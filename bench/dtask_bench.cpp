@@ -306,6 +306,36 @@ int main(int argc, char** argv) {
   f.set("start_latency_us_p99", percentile(seq.latency_us, 0.99));
   f.set("starts_per_s_sequential", seq.per_s());
 
+  // The same without the client actor (no retries): how much its local hop
+  // costs. The orchestrator is found as the client finds it.
+  {
+    caf::scoped_actor self{sys};
+    caf::actor orch;
+    auto gw = sys.middleman().remote_actor("127.0.0.1", c.port(0));
+    if (gw)
+      self->request(*gw, 5s, dtask::whereis_atom::value)
+        .receive([&](dtask::orchestrator_ref& ref) { orch = ref.handle; },
+                 [](caf::error&) {});
+    if (orch) {
+      auto direct = [orch, &name_seq](caf::event_based_actor* self, size_t) {
+        dtask::start_options opts;
+        opts.name = "d" + std::to_string(name_seq++);
+        opts.token = name_seq;
+        return self->request(orch, 30s, dtask::start_atom::value,
+                             std::string{"echo"}, caf::message{}, opts);
+      };
+      auto d = run_load<dtask::task_ref>(sys, p.latency_rounds, 1, direct);
+      f.set("start_latency_direct_us_p50", percentile(d.latency_us, 0.5));
+      auto status_direct = [orch](caf::event_based_actor* self, size_t) {
+        return self->request(orch, 30s, dtask::status_atom::value,
+                             std::string{"b0"});
+      };
+      auto sd = run_load<dtask::task_status>(sys, p.latency_rounds, 1,
+                                             status_direct);
+      f.set("status_latency_direct_us_p50", percentile(sd.latency_us, 0.5));
+    }
+  }
+
   log("pipelined starts");
   auto pip = run_load<dtask::task_ref>(sys, p.n, p.window, start_req);
   f.set("starts_per_s_pipelined", pip.per_s());
@@ -494,6 +524,8 @@ int main(int argc, char** argv) {
       {"baseline_caf_pipelined_per_s", "", "30-40k"},
       {"start_latency_us_p50", "<= 2x caf rtt", ""},
       {"start_latency_us_p99", "", ""},
+      {"start_latency_direct_us_p50", "(no client actor)", ""},
+      {"status_latency_direct_us_p50", "(no client actor)", ""},
       {"starts_per_s_sequential", ">= 10000", "~2000"},
       {"starts_per_s_pipelined", ">= 30000", "BullMQ 13500"},
       {"completions_per_s", "", ""},
