@@ -74,13 +74,35 @@ void report(registry_ptr self, const registry_entry& entry) {
   schedule_flush(self);
 }
 
+/// Drops the report of a start when the same batch also reports its end: a
+/// task that ended already needs no worker handle at the orchestrator (each
+/// handle sent costs CAF a proxy and two bookkeeping messages).
+std::vector<registry_entry> coalesce(std::vector<registry_entry> reports) {
+  std::unordered_map<std::string, uint64_t> ended;
+  for (auto& e : reports)
+    if (e.status.state != task_state::running)
+      ended.emplace(e.order.name, e.order.epoch);
+  if (ended.empty())
+    return reports;
+  std::vector<registry_entry> result;
+  result.reserve(reports.size());
+  for (auto& e : reports) {
+    auto i = ended.find(e.order.name);
+    if (e.status.state == task_state::running && i != ended.end()
+        && i->second == e.order.epoch)
+      continue;
+    result.push_back(std::move(e));
+  }
+  return result;
+}
+
 void flush(registry_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (!st.reports.empty()) {
     if (st.orchestrator.handle)
       self->send(st.orchestrator.handle, report_atom::value,
-                 std::move(st.reports));
+                 coalesce(std::move(st.reports)));
     st.reports.clear();
   }
   if (st.mirror_to && !st.mirror_updates.empty())
@@ -178,7 +200,19 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       entry.worker = worker;
       entry.order = std::move(order);
       report(self, entry);
-      return task_ref{entry.order.name, st.ctx->name, std::move(worker)};
+      task_ref ref{entry.order.name, st.ctx->name, std::move(worker)};
+      if (!st.mirror_to)
+        return ref;
+      // On the orchestrator's node, the caller hears of the start only once
+      // the mirror holds it: if this node dies right after, the next
+      // orchestrator still learns of the task and reports it lost.
+      auto rp = self->make_response_promise<task_ref>();
+      self
+        ->request(st.mirror_to, std::chrono::seconds(2), mirror_atom::value,
+                  st.ctx->name, std::vector<registry_entry>{entry}, false)
+        .then([=]() mutable { rp.deliver(ref); },
+              [=](caf::error&) mutable { rp.deliver(ref); });
+      return rp;
     },
     [=](finished_atom, uint64_t epoch, task_status& status) {
       // From a worker: its outcome.
@@ -238,7 +272,12 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     },
     [=](mirror_atom, const std::string& origin,
         std::vector<registry_entry>& updates, bool replace_all) {
-      auto& mine = self->state.mirrored[origin];
+      auto& mirrored = self->state.mirrored;
+      if (replace_all && updates.empty()) {
+        mirrored.erase(origin); // The origin mirrors elsewhere now.
+        return;
+      }
+      auto& mine = mirrored[origin];
       if (replace_all)
         mine.clear();
       for (auto& e : updates)

@@ -336,6 +336,10 @@ TEST(cluster_3, concurrent_starts_of_one_name_run_it_once) {
       ++accepted;
     else if (res.field("error") == "already_running")
       ++refused;
+    else
+      ADD_FAILURE() << "rc " << res.rc << ", stdout "
+                    << (res.lines.empty() ? "" : res.lines[0]) << ", stderr "
+                    << res.err;
     nodes.insert(res.field("node"));
   }
   EXPECT_EQ(accepted, 1);
