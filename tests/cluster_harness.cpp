@@ -67,16 +67,19 @@ std::string json_field(const std::string& line, const std::string& key) {
 namespace {
 
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+  // Everything the child needs is prepared before fork: the tests fork from
+  // several threads, and a child of a multithreaded process may only make
+  // async-signal-safe calls (no malloc) before exec.
+  std::vector<char*> args;
+  for (auto& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
   auto pid = fork();
   if (pid == 0) {
     // Nodes and programs die with the test or benchmark that started them.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
-    std::vector<char*> args;
-    for (auto& arg : argv)
-      args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }
@@ -98,7 +101,7 @@ run_result run(const std::vector<std::string>& argv,
                std::chrono::milliseconds timeout) {
   int out[2];
   int err[2];
-  if (pipe(out) != 0 || pipe(err) != 0)
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
     return {};
   auto pid = spawn(argv, out[1], err[1]);
   close(out[1]);
@@ -147,9 +150,9 @@ run_result run(const std::vector<std::string>& argv,
 background_process run_background(const std::vector<std::string>& argv) {
   int out[2];
   background_process result;
-  if (pipe(out) != 0)
+  if (pipe2(out, O_CLOEXEC) != 0)
     return result;
-  int devnull = open("/dev/null", O_WRONLY);
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   result.pid = spawn(argv, out[1], devnull);
   close(out[1]);
   close(devnull);
@@ -236,7 +239,7 @@ int cluster::index_of(const std::string& node) const {
 
 bool cluster::start(int i) {
   auto path = log(i);
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   pids_[i] = spawn({binary_, "--config-file=" + dir_ + "/node"
                                 + std::to_string(i) + ".ini"},
                    fd, fd);
