@@ -48,6 +48,10 @@ struct registry_state {
   std::vector<registry_entry> reports;
   std::vector<registry_entry> mirror_updates;
   std::vector<task_key> mirror_removals;
+  /// Starts that wait for the mirror before their caller hears of them.
+  std::vector<registry_entry> mirror_confirms;
+  std::vector<std::pair<caf::typed_response_promise<task_ref>, task_ref>>
+    mirror_waiters;
   bool flush_scheduled = false;
 
   static const char* name;
@@ -104,6 +108,24 @@ void flush(registry_ptr self) {
       self->send(st.orchestrator.handle, report_atom::value,
                  coalesce(std::move(st.reports)));
     st.reports.clear();
+  }
+  if (!st.mirror_waiters.empty()) {
+    auto waiters = std::make_shared<decltype(st.mirror_waiters)>(
+      std::move(st.mirror_waiters));
+    st.mirror_waiters.clear();
+    auto release = [waiters] {
+      for (auto& w : *waiters)
+        w.first.deliver(w.second);
+    };
+    if (st.mirror_to)
+      self
+        ->request(st.mirror_to, std::chrono::seconds(2), mirror_atom::value,
+                  st.ctx->name, std::move(st.mirror_confirms), false)
+        .then([release] { release(); },
+              [release](caf::error&) { release(); });
+    else
+      release();
+    st.mirror_confirms.clear();
   }
   if (st.mirror_to && !st.mirror_updates.empty())
     self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
@@ -206,12 +228,11 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       // On the orchestrator's node, the caller hears of the start only once
       // the mirror holds it: if this node dies right after, the next
       // orchestrator still learns of the task and reports it lost.
+      // (Batched like the reports: one mirror round trip per flush.)
       auto rp = self->make_response_promise<task_ref>();
-      self
-        ->request(st.mirror_to, std::chrono::seconds(2), mirror_atom::value,
-                  st.ctx->name, std::vector<registry_entry>{entry}, false)
-        .then([=]() mutable { rp.deliver(ref); },
-              [=](caf::error&) mutable { rp.deliver(ref); });
+      st.mirror_confirms.emplace_back(entry);
+      st.mirror_waiters.emplace_back(rp, std::move(ref));
+      schedule_flush(self);
       return rp;
     },
     [=](finished_atom, uint64_t epoch, task_status& status) {
