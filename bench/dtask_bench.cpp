@@ -541,8 +541,9 @@ int main(int argc, char** argv) {
     std::printf("%-30s %14s  %-16s %s\n", "figure", "measured", "target",
                 "original");
     for (auto& r : rows)
-      std::printf("%-30s %14.1f  %-16s %s\n", r.key, f.values[r.key],
-                  r.target, r.original);
+      std::printf(f.values[r.key] < 10 ? "%-30s %14.3f  %-16s %s\n"
+                                       : "%-30s %14.1f  %-16s %s\n",
+                  r.key, f.values[r.key], r.target, r.original);
     std::printf("nodes %d, n %zu, window %zu, cores %u%s\n", p.nodes, p.n,
                 p.window, std::thread::hardware_concurrency(),
                 p.quick ? ", quick" : "");

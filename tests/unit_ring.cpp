@@ -1,6 +1,8 @@
 // The hash ring: stable hashing, balance, and how many names move.
 
 #include <map>
+#include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -45,6 +47,21 @@ TEST(ring, spreads_30000_names_over_3_nodes_within_5_percent) {
   dtask::hash_ring ring;
   ring.assign(nodes(3));
   EXPECT_LE(max_over_mean(ring, 30000), 1.05);
+}
+
+TEST(ring, spreads_within_5_percent_for_any_member_names) {
+  // Real clusters have arbitrary host:port names: try many member sets.
+  std::mt19937 rng{42};
+  for (int round = 0; round < 50; ++round) {
+    std::set<std::string> names;
+    while (names.size() < 3)
+      names.insert("10.0." + std::to_string(rng() % 256) + "."
+                   + std::to_string(rng() % 256) + ":"
+                   + std::to_string(1024 + rng() % 60000));
+    dtask::hash_ring ring;
+    ring.assign({names.begin(), names.end()});
+    EXPECT_LE(max_over_mean(ring, 30000), 1.05) << *names.begin();
+  }
 }
 
 TEST(ring, spreads_over_24_nodes) {

@@ -37,9 +37,12 @@ inline uint64_t stable_hash(const std::string& str, uint64_t seed = 0) {
 /// names. Members are identified by their `host:port` name.
 class hash_ring {
 public:
-  /// 1024 points per member keep the largest share of 3 members within a few
-  /// percent of the mean (measured in tests/unit_ring.cpp).
-  static constexpr size_t default_vnodes = 1024;
+  /// 8192 points per member keep the largest of 3 members' shares of 30,000
+  /// names within 5 % of the mean for every member set tried (200 random
+  /// sets: worst 1.034); with 1024 points, 8 % of the sets exceeded 5 %.
+  /// tests/unit_ring.cpp holds the ring to it. A ring of 50 members has
+  /// 400k points (6.4 MB), rebuilt only when the membership changes.
+  static constexpr size_t default_vnodes = 8192;
 
   explicit hash_ring(size_t vnodes_per_member = default_vnodes)
     : vnodes_(vnodes_per_member) {
