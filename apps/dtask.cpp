@@ -25,7 +25,10 @@ const char* usage =
   "  members   members as the connected node itself sees them\n"
   "options:\n"
   "  --retry-window=MS  how long requests are retried while the\n"
-  "                     orchestrator moves (5000)\n";
+  "                     orchestrator moves (5000)\n"
+  "  --config-file=FILE, --middleman.KEY=VALUE, --scheduler.KEY=VALUE\n"
+  "                     CAF settings; heartbeat-interval and\n"
+  "                     connection-timeout must match the cluster's\n";
 
 std::string quote(const std::string& str) {
   std::string out = "\"";
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
   long timeout_s = 0;
   long window_ms = dtask::default_retry_window.count();
   std::vector<std::string> positional;
+  std::vector<std::string> caf_args;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* prefix) {
@@ -183,6 +187,10 @@ int main(int argc, char** argv) {
       window_ms = std::atol(value("--retry-window=").c_str());
       if (window_ms <= 0)
         return usage_error("--retry-window= needs a positive number of ms");
+    } else if (arg.rfind("--config-file=", 0) == 0
+               || arg.rfind("--middleman.", 0) == 0
+               || arg.rfind("--scheduler.", 0) == 0) {
+      caf_args.push_back(arg);
     } else if (arg.rfind("--", 0) == 0 && positional.empty()) {
       return usage_error("unknown option " + arg);
     } else {
@@ -209,6 +217,8 @@ int main(int argc, char** argv) {
     return usage_error("unknown command " + cmd);
   caf::actor_system_config cfg;
   dtask::configure(cfg);
+  if (auto err = cfg.parse(caf_args))
+    return usage_error(caf::to_string(err));
   caf::actor_system sys{cfg};
   auto cli = dtask::client::connect(sys, gateway,
                                     std::chrono::milliseconds(window_ms));

@@ -764,6 +764,12 @@ TEST(cli, exit_codes_and_json) {
                               "\"running\":1}");
   res = c.cli({"bogus"});
   EXPECT_EQ(res.rc, 2);
+  // The client reads CAF settings like a node does (here: a node's file).
+  res = c.cli({"--config-file=" + std::string{DTASK_SOURCE_DIR}
+                 + "/config/node1.ini",
+               "status", "j"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.field("state"), "running");
   res = dtask_test::run({DTASK_CLI_BIN, "--connect=127.0.0.1:"
                                           + std::to_string(
                                             dtask_test::free_port()),
