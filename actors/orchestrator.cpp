@@ -153,7 +153,7 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
     }
     if (e.status.state == task_state::running) {
       if (same && rec->running()) {
-        if (!rec->worker) {
+        if (!rec->confirmed) {
           auto confirmed = st.table.confirm(name, epoch, e.worker);
           settle(self, name, epoch, confirmed, caf::error{});
         }
@@ -249,6 +249,43 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     sync_member(self, m, [] {});
 }
 
+/// Answers a start of a running name whose worker handle this orchestrator
+/// does not have (it rebuilt its table without handles): asks the task's
+/// registry for it first. `same_attempt` selects the answer: the start's
+/// reference, or `already_running`.
+caf::response_promise with_worker(orchestrator_ptr self, const task_record& rec,
+                                  bool same_attempt) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise();
+  auto m = st.members.find(rec.node);
+  if (m == st.members.end()) {
+    if (same_attempt)
+      rp.deliver(make_ref(rec));
+    else
+      rp.deliver(already_running(rec));
+    return rp;
+  }
+  auto copy = rec;
+  self->request(m->second.registry, sync_timeout, whereis_atom::value, rec.name)
+    .then(
+      [=](caf::actor& worker) mutable {
+        if (worker) // Remember it (a no-op unless still running).
+          self->state.table.confirm(copy.name, copy.epoch, worker);
+        copy.worker = std::move(worker);
+        if (same_attempt)
+          rp.deliver(make_ref(copy));
+        else
+          rp.deliver(already_running(copy));
+      },
+      [=](caf::error&) mutable {
+        if (same_attempt)
+          rp.deliver(make_ref(copy));
+        else
+          rp.deliver(already_running(copy));
+      });
+  return rp;
+}
+
 caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
                                 caf::message& args, start_options& opts) {
   auto& st = self->state;
@@ -272,11 +309,16 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   // A retry of a start that got through (same token) is answered as that
   // start, whether its task still runs or ended meanwhile: it never runs
   // the task a second time.
-  if (rec != nullptr && opts.token != 0 && opts.token == rec->token
-      && (!rec->running() || rec->worker))
+  auto same_attempt = rec != nullptr && opts.token != 0
+                      && opts.token == rec->token;
+  if (same_attempt && !rec->running())
+    return caf::make_message(make_ref(*rec));
+  if (rec != nullptr && rec->running() && rec->confirmed && !rec->worker)
+    return with_worker(self, *rec, same_attempt);
+  if (same_attempt && rec->confirmed)
     return caf::make_message(make_ref(*rec));
   if (rec != nullptr && rec->running()) {
-    if (!rec->worker) {
+    if (!rec->confirmed) {
       // Started a moment ago, not confirmed yet: answer with the worker.
       auto rp = self->make_response_promise();
       auto& p = st.pending[opts.name];

@@ -547,8 +547,9 @@ TEST(cluster_6, orchestrator_failover_is_invisible_to_callers) {
   local_client lc{c, gateway};
   auto box = std::make_shared<inbox>();
   auto name = name_on(c, survivor, "keeps-running-");
-  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{1500}), name,
-                       lc.recorder(box)));
+  auto first = lc.start("sleep", caf::make_message(int64_t{3000}), name,
+                        lc.recorder(box));
+  ASSERT_TRUE(first);
   // A caller that keeps starting tasks while the orchestrator's node dies.
   std::atomic<bool> killed{false};
   std::atomic<int> errors{0};
@@ -586,7 +587,15 @@ TEST(cluster_6, orchestrator_failover_is_invisible_to_callers) {
   auto next = c.orchestrator();
   EXPECT_NE(next, orch);
   EXPECT_GE(next, 0);
-  // The task on the survivor kept running and still delivers its callback.
+  // The task on the survivor kept running: the new orchestrator refuses a
+  // second instance and names the running worker (which it fetches from the
+  // task's registry: it rebuilt its table without handles).
+  auto dup = lc.start("sleep", caf::make_message(int64_t{10}), name);
+  ASSERT_FALSE(dup);
+  ASSERT_TRUE(dtask::is(dup.error(), dtask::errc::already_running))
+    << caf::to_string(dup.error());
+  EXPECT_EQ(dup.error().context().get_as<caf::actor>(2), first->worker);
+  // And it still delivers its callback.
   auto st = lc.state(name);
   EXPECT_TRUE(st == "running" || st == "done") << st;
   ASSERT_TRUE(box->wait_for(1, 10s));

@@ -44,7 +44,10 @@ struct task_record {
   std::string node;
   uint64_t epoch = 0;
   uint64_t token = 0;
-  /// Invalid until the registry confirmed the spawn.
+  /// True once the registry confirmed the spawn (edge 2).
+  bool confirmed = false;
+  /// The worker, once known. A new orchestrator rebuilds without handles
+  /// (they are costly to ship by the thousand) and fetches one on demand.
   caf::actor worker;
   caf::actor callback;
   caf::message result;
@@ -96,8 +99,10 @@ public:
   task_record* confirm(const std::string& name, uint64_t epoch,
                        caf::actor worker) {
     auto rec = running(name, epoch);
-    if (rec != nullptr)
+    if (rec != nullptr) {
+      rec->confirmed = true;
       rec->worker = std::move(worker);
+    }
     return rec;
   }
 
