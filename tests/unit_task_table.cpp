@@ -30,9 +30,13 @@ TEST_F(task_table_test, edge1_begin_makes_the_name_running) {
 
 TEST_F(task_table_test, edge2_confirm_only_the_running_incarnation) {
   table.begin("a", "n1:1", 7, 0, caf::actor{});
+  EXPECT_FALSE(table.find("a", t0)->confirmed);
   EXPECT_EQ(table.confirm("a", 6, caf::actor{}), nullptr);
   EXPECT_EQ(table.confirm("b", 7, caf::actor{}), nullptr);
+  EXPECT_FALSE(table.find("a", t0)->confirmed);
   EXPECT_NE(table.confirm("a", 7, caf::actor{}), nullptr);
+  // Confirmed even without a handle (a table rebuilt after a failover).
+  EXPECT_TRUE(table.find("a", t0)->confirmed);
 }
 
 TEST_F(task_table_test, edge3_abort_frees_the_name) {
