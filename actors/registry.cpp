@@ -221,6 +221,10 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
                                  caf::message{}, std::string{}};
       entry.worker = worker;
       entry.order = std::move(order);
+      // The worker holds its own copy of the arguments; nobody reads them
+      // from the registry again (they would only cost memory and bytes on
+      // every report, mirror update and sync).
+      entry.order.args = caf::message{};
       report(self, entry);
       task_ref ref{entry.order.name, st.ctx->name, std::move(worker)};
       if (!st.mirror_to)
