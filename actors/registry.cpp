@@ -69,11 +69,13 @@ void schedule_flush(registry_ptr self) {
   }
 }
 
-/// Queues the current state of `entry` for the orchestrator and the mirror.
-void report(registry_ptr self, const registry_entry& entry) {
+/// Queues the current state of `entry` for the orchestrator and, unless
+/// `to_mirror` is false (the caller mirrors it otherwise), for the mirror.
+void report(registry_ptr self, const registry_entry& entry,
+            bool to_mirror = true) {
   auto& st = self->state;
   st.reports.push_back(entry);
-  if (st.mirror_to)
+  if (st.mirror_to && to_mirror)
     st.mirror_updates.push_back(entry);
   schedule_flush(self);
 }
@@ -225,7 +227,8 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       // from the registry again (they would only cost memory and bytes on
       // every report, mirror update and sync).
       entry.order.args = caf::message{};
-      report(self, entry);
+      // With a mirror, the confirmation below carries the entry there.
+      report(self, entry, false);
       task_ref ref{entry.order.name, st.ctx->name, std::move(worker)};
       if (!st.mirror_to)
         return ref;
