@@ -3,6 +3,7 @@
 // Spawn functions of the actors in this directory (internal to the library).
 
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,32 @@
 #include "dtask/task.hpp"
 
 namespace dtask {
+
+/// One line of a node's log. The whole line is written at once when the
+/// object dies (end of the statement), under a lock: lines from different
+/// threads never interleave, so operators and tests can read them.
+///   log_line{} << "dtask-node " << name << " up";
+class log_line {
+public:
+  explicit log_line(bool to_stderr = false) : to_stderr_(to_stderr) {
+    // nop
+  }
+
+  log_line(const log_line&) = delete;
+  log_line& operator=(const log_line&) = delete;
+
+  ~log_line();
+
+  template <class T>
+  log_line& operator<<(const T& x) {
+    buf_ << x;
+    return *this;
+  }
+
+private:
+  bool to_stderr_;
+  std::ostringstream buf_;
+};
 
 /// What every actor of a node shares, immutable after start.
 struct node_context {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -12,6 +13,15 @@
 #include "dtask/node.hpp"
 
 namespace dtask {
+
+log_line::~log_line() {
+  static std::mutex mtx;
+  buf_ << '\n';
+  auto text = buf_.str();
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& out = to_stderr_ ? std::cerr : std::cout;
+  out << text << std::flush;
+}
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<task_state>("dtask.task_state");
@@ -158,11 +168,10 @@ int node_main(int argc, char** argv, catalog cat) {
               << ": cannot start: " << sys.render(node.error()) << std::endl;
     std::_Exit(1);
   }
-  std::cout << "dtask-node " << node->name << " up" << std::endl;
+  log_line{} << "dtask-node " << node->name << " up";
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::cout << "dtask-node " << node->name << " stopping on signal " << sig
-            << std::endl;
+  log_line{} << "dtask-node " << node->name << " stopping on signal " << sig;
   // Leaving is abrupt for now: peers see the node die, like a crash.
   std::_Exit(0);
 }

@@ -205,8 +205,8 @@ void sync_member(orchestrator_ptr self, const member& m,
         done();
       },
       [=](caf::error& err) {
-        std::cerr << "dtask-orchestrator: sync with " << m.node
-                  << " failed: " << self->system().render(err) << std::endl;
+        log_line{true} << "dtask-orchestrator: sync with " << m.node
+                  << " failed: " << self->system().render(err);
         done();
         auto i = self->state.members.find(m.node);
         if (i != self->state.members.end() && i->second.registry == registry)

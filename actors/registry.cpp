@@ -160,8 +160,8 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   if (i->second.status.state == task_state::running) {
     // The cluster declared this incarnation over (lost) while it ran on
     // here, e.g. through a hang of this node: it must not run on.
-    std::cout << "dtask-node " << st.ctx->name << ": stopped task " << name
-              << ": the cluster declared it over" << std::endl;
+    log_line{} << "dtask-node " << st.ctx->name << ": stopped task " << name
+              << ": the cluster declared it over";
     self->send_exit(i->second.worker, caf::exit_reason::kill);
   }
   st.entries.erase(i);

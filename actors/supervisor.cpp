@@ -125,9 +125,8 @@ void adopt(supervisor_ptr self, orchestrator_ref ref) {
   st.last_epoch = std::max(st.last_epoch, ref.epoch);
   st.orchestrator = std::move(ref);
   self->monitor(st.orchestrator.handle);
-  std::cout << "dtask-node " << st.ctx->name << ": orchestrator "
-            << st.orchestrator.node << " epoch " << st.orchestrator.epoch
-            << std::endl;
+  log_line{} << "dtask-node " << st.ctx->name << ": orchestrator "
+            << st.orchestrator.node << " epoch " << st.orchestrator.epoch;
   for (auto& kvp : st.peers)
     self->send(kvp.second.supervisor, orch_atom::value, st.orchestrator);
   update_mirror(self);
@@ -161,8 +160,7 @@ void remove_peer(supervisor_ptr self, std::string node) {
   st.peers.erase(i);
   if (st.peers.empty())
     st.alone_since = std::chrono::steady_clock::now();
-  std::cout << "dtask-node " << st.ctx->name << ": member " << node << " down"
-            << std::endl;
+  log_line{} << "dtask-node " << st.ctx->name << ": member " << node << " down";
   push_members(self);
 }
 
@@ -184,8 +182,7 @@ void add_peer(supervisor_ptr self, const member& m) {
   // follows; `supersedes` makes both sides settle on the same orchestrator.
   if (st.orchestrator.handle)
     self->send(m.supervisor, orch_atom::value, st.orchestrator);
-  std::cout << "dtask-node " << st.ctx->name << ": member " << m.node << " up"
-            << std::endl;
+  log_line{} << "dtask-node " << st.ctx->name << ": member " << m.node << " up";
   push_members(self);
 }
 
@@ -273,8 +270,8 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (st.orchestrator.handle && dm.source == st.orchestrator.handle.address()) {
-      std::cout << "dtask-node " << st.ctx->name << ": orchestrator "
-                << st.orchestrator.node << " down" << std::endl;
+      log_line{} << "dtask-node " << st.ctx->name << ": orchestrator "
+                << st.orchestrator.node << " down";
       st.orchestrator = orchestrator_ref{};
       if (st.local_orchestrator
           && dm.source == st.local_orchestrator.address())
@@ -315,10 +312,10 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
           st.orchestrator = orchestrator_ref{};
           update_mirror(self);
         }
-        std::cout << "dtask-node " << st.ctx->name << ": stalled for "
-                  << std::chrono::duration_cast<std::chrono::milliseconds>(gap)
-                       .count()
-                  << " ms; rejoining as a follower" << std::endl;
+        log_line{} << "dtask-node " << st.ctx->name << ": stalled for "
+                   << std::chrono::duration_cast<std::chrono::milliseconds>(gap)
+                        .count()
+                   << " ms; rejoining as a follower";
       }
       st.last_watchdog = now;
       self->delayed_send(self, watchdog_interval, watchdog_atom::value);
