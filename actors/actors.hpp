@@ -2,7 +2,11 @@
 
 // Spawn functions of the actors in this directory (internal to the library).
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -42,11 +46,68 @@ private:
   std::ostringstream buf_;
 };
 
+// -- timing of leases (the argument is in orchestrator.cpp) -----------------
+
+/// How long a registry's workers may run on one grant of the orchestrator,
+/// counted from the moment the registry *sent* its request. A node cut off
+/// from the majority for longer stops its workers.
+constexpr auto lease_duration = std::chrono::milliseconds(1500);
+/// Added to every bound computed from another process's lease: the clocks of
+/// two processes may run at slightly different rates, and a timer fires late.
+constexpr auto lease_margin = std::chrono::milliseconds(250);
+/// How often registries renew leases and orchestrators check their quorum.
+constexpr auto lease_interval = std::chrono::milliseconds(100);
+
+/// Nanoseconds on the machine's monotonic clock (CLOCK_MONOTONIC: the same
+/// for every process of a machine, so event logs of nodes compare).
+inline int64_t mono_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           t.time_since_epoch())
+    .count();
+}
+
+/// The node's task event log (config key `event-log`): one line per start
+/// and stop of a worker, appended whole under a lock. Each line:
+///   start T_NS EPOCH NODE NAME
+///   stop T_NS END_NS EPOCH NODE STATE NAME
+/// where END_NS is when the instance surely stopped running: T_NS, or the
+/// end of its lease when the node stopped it for being cut off (it ran no
+/// task code after its lease ended: the registry discards its messages).
+class event_sink {
+public:
+  explicit event_sink(const std::string& path);
+  ~event_sink();
+
+  event_sink(const event_sink&) = delete;
+  event_sink& operator=(const event_sink&) = delete;
+
+  bool enabled() const {
+    return file_ != nullptr;
+  }
+
+  void write(const std::string& line) const;
+
+private:
+  std::FILE* file_ = nullptr;
+  mutable std::mutex mtx_;
+};
+
 /// What every actor of a node shares, immutable after start.
 struct node_context {
   node_config config;
   std::string name;
   catalog tasks;
+  /// `config.voters()`, sorted.
+  std::vector<std::string> voters;
+  std::shared_ptr<event_sink> events;
+
+  bool is_voter(const std::string& node) const {
+    return std::binary_search(voters.begin(), voters.end(), node);
+  }
+
+  size_t quorum() const {
+    return voters.size() / 2 + 1;
+  }
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

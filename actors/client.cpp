@@ -55,6 +55,8 @@ struct client_state {
   orchestrator_ref orchestrator;
   bool resolving = false;
   bool tick_scheduled = false;
+  /// Why the last resolve failed, if the cluster said so (`no_quorum`).
+  caf::error last_refusal;
   std::map<uint64_t, pending_request> pending;
   uint64_t next_id = 0;
   boost::uuids::random_generator uuids;
@@ -152,9 +154,12 @@ void retry(client_ptr self) {
   auto now = clock_type::now();
   for (auto i = st.pending.begin(); i != st.pending.end();) {
     if (i->second.sent_epoch == 0 && i->second.deadline <= now) {
-      i->second.promise.deliver(make_error(
-        errc::no_orchestrator, "no orchestrator answered within the retry "
-                               "window"));
+      if (st.last_refusal)
+        i->second.promise.deliver(st.last_refusal);
+      else
+        i->second.promise.deliver(make_error(
+          errc::no_orchestrator, "no orchestrator answered within the retry "
+                                 "window"));
       i = st.pending.erase(i);
     } else {
       ++i;
@@ -219,8 +224,13 @@ void ask_whereis(client_ptr self) {
   auto& st = self->state;
   self->request(st.gateway, resolve_timeout, whereis_atom::value)
     .then(
-      [=](orchestrator_ref& ref) { connect_and_adopt(self, std::move(ref)); },
-      [=](caf::error&) {
+      [=](orchestrator_ref& ref) {
+        self->state.last_refusal = caf::error{};
+        connect_and_adopt(self, std::move(ref));
+      },
+      [=](caf::error& err) {
+        if (is(err, errc::no_quorum))
+          self->state.last_refusal = std::move(err);
         self->state.resolving = false;
         schedule_retry(self);
       });
@@ -261,7 +271,8 @@ void resolve(client_ptr self) {
 
 bool retryable(const caf::error& err) {
   if (err.category() == error_category)
-    return is(err, errc::no_orchestrator) || is(err, errc::stale_orchestrator);
+    return is(err, errc::no_orchestrator) || is(err, errc::stale_orchestrator)
+           || is(err, errc::no_quorum);
   // Timeouts and a receiver that went away.
   return true;
 }
@@ -298,6 +309,14 @@ caf::response_promise submit(client_ptr self, Ts... xs) {
           if (!retryable(err) || clock_type::now() >= i->second.deadline) {
             i->second.promise.deliver(std::move(err));
             st.pending.erase(i);
+            return;
+          }
+          if (is(err, errc::no_quorum)) {
+            // The orchestrator lacks a majority for now (or waits for old
+            // leases to end): ask again shortly; the periodic refresh moves
+            // to a new orchestrator if one is elected elsewhere.
+            i->second.sent_epoch = 0;
+            schedule_retry(self);
             return;
           }
           if (err == caf::sec::request_timeout) {

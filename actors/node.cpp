@@ -23,6 +23,25 @@ log_line::~log_line() {
   out << text << std::flush;
 }
 
+event_sink::event_sink(const std::string& path) {
+  if (!path.empty())
+    file_ = std::fopen(path.c_str(), "a");
+}
+
+event_sink::~event_sink() {
+  if (file_ != nullptr)
+    std::fclose(file_);
+}
+
+void event_sink::write(const std::string& line) const {
+  if (file_ == nullptr)
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::fwrite(line.data(), 1, line.size(), file_);
+  std::fputc('\n', file_);
+  std::fflush(file_);
+}
+
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<task_state>("dtask.task_state");
   cfg.add_message_type<task_ref>("dtask.task_ref");
@@ -40,6 +59,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<registry_entry>>("dtask.registry_entries");
   cfg.add_message_type<task_key>("dtask.task_key");
   cfg.add_message_type<std::vector<task_key>>("dtask.task_keys");
+  cfg.add_message_type<mirrored_members>("dtask.mirrored_members");
+  cfg.add_message_type<std::vector<mirrored_members>>(
+    "dtask.mirrored_members_list");
 }
 
 void configure(caf::actor_system_config& cfg) {
@@ -60,8 +82,13 @@ void configure(caf::actor_system_config& cfg) {
 
 caf::expected<node_handle> start_node(caf::actor_system& sys,
                                       const node_config& cfg, catalog cat) {
+  auto events = std::make_shared<event_sink>(cfg.event_log);
+  if (!cfg.event_log.empty() && !events->enabled())
+    return caf::make_error(caf::sec::cannot_open_file,
+                           "cluster.event-log: cannot open " + cfg.event_log);
   auto ctx = std::make_shared<node_context>(
-    node_context{cfg, cfg.name(), std::move(cat)});
+    node_context{cfg, cfg.name(), std::move(cat), cfg.voters(),
+                 std::move(events)});
   auto registry = spawn_registry(sys, ctx);
   auto supervisor = spawn_supervisor(sys, ctx, registry);
   // Reuse the address: a restarted node must be able to listen again while

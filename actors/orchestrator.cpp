@@ -9,6 +9,53 @@
 //            in the mailbox meanwhile, bounded by the sync timeout.
 //   serving: answers requests; merges `finished` reports and the entries of
 //            members that join later; marks the tasks of dead members lost.
+//
+// Majority, leases and fencing: the timing argument
+// --------------------------------------------------
+// L = lease_duration (1.5 s), M = lease_margin (0.25 s). All times are read
+// from each process's monotonic clock; the argument assumes the clocks of
+// the processes advance at the same rate (within M over a few seconds).
+//
+// (a) Quorum. Every 100 ms the orchestrator asks every member's registry
+//     "do you still follow me?" (`quorum`, with its send time t). A registry
+//     answers only the orchestrator it synced with last. The orchestrator
+//     holds a majority until t_k + L, where t_k is the send time of the
+//     latest ping answered by k voters, k a strict majority of the voters
+//     (the `seeds` list). Without it, it accepts no start, grants no lease,
+//     records no outcome and delivers no callback.
+// (b) Node leases. Every 100 ms each registry asks its orchestrator for a
+//     lease (send time s, its own clock); the orchestrator grants it only
+//     while it holds a majority and the node is a member. The registry may
+//     run workers until s + L, then stops them all and reports them lost.
+//     A grant is given at g >= s, so a node's workers stop by g + L.
+// (c) A member dropped at time r (missed heartbeats, or connection lost)
+//     gets no grant after r, so its workers stop by r + L. The orchestrator
+//     declares its tasks lost at r + L + M, not before: the two never
+//     overlap, and a name freed this way never runs twice at once.
+// (d) A new orchestrator O' first holds a majority at T (local time). Each
+//     of those voters stopped answering the previous orchestrator O when it
+//     synced with O', before T; any majority of O includes one of them (two
+//     majorities intersect), so O's majority ends by T + L, and the last
+//     lease O granted ends by T + 2L. So O':
+//     - declares tasks of nodes it cannot reach lost at T + 2L + M at the
+//       earliest ((c) with r = max(r, T + L));
+//     - records outcomes (and sends callbacks) only from T + L + M, when O
+//       surely stopped doing so: no callback is sent twice;
+//     - refuses starts of names it does not know until T + 2L + M, unless
+//       it can account for every node O may have granted a lease to: each
+//       is a member that synced with O', or O's own node, whose registry
+//       mirrored to O' every name before spawning its worker. This is the
+//       usual case (the orchestrator's node died), and then starts of new
+//       names succeed at once.
+// (e) Fencing. Every incarnation carries an epoch (orchestrator epoch << 32
+//     | sequence) that only grows; registries refuse spawn orders and ignore
+//     acknowledgements from orchestrators older than the one they follow,
+//     and discard outcomes of workers whose lease ran out.
+// A node that was hung (SIGSTOP) runs no task code once it resumes past its
+// lease: the registry checks the lease before it handles any message and
+// stops the workers first. (Task code inside one message handler that was
+// interrupted by the hang does finish that handler; a task with external
+// side effects can pass its epoch to the outside world as a fencing token.)
 
 #include <map>
 #include <set>
@@ -32,8 +79,6 @@ namespace {
 /// How long a new orchestrator waits for a member's registry to answer.
 constexpr auto sync_timeout = std::chrono::seconds(2);
 
-/// How often finished tasks past their TTL are dropped from memory.
-constexpr auto expiry_interval = std::chrono::seconds(1);
 
 /// A caller waiting for the registry to confirm a start.
 struct waiter {
@@ -44,6 +89,20 @@ struct waiter {
 struct pending_start {
   uint64_t epoch = 0;
   std::vector<waiter> waiters;
+};
+
+/// A node that was dropped, whose tasks become lost once its lease surely
+/// ended.
+struct fence {
+  /// When it was dropped; unset if it is surely dead (its address was
+  /// taken by a new incarnation).
+  caf::optional<clock_type::time_point> dropped;
+  /// The dropped incarnation's registry: if it comes back before the fence
+  /// (a short partition), it reports its own truth and the fence is lifted.
+  /// Unset for a node known only from a mirror.
+  caf::actor registry;
+  /// Incarnations started after the drop do not belong to it.
+  uint64_t max_epoch = UINT64_MAX;
 };
 
 struct orchestrator_state {
@@ -62,6 +121,23 @@ struct orchestrator_state {
   /// Acknowledgements batched per registry until the next flush.
   std::map<caf::actor, std::vector<task_key>> acks;
   bool flush_scheduled = false;
+  // -- majority and fencing (see the timing argument above) ------------------
+  /// Voter -> send time of its latest answered quorum ping.
+  std::map<std::string, clock_type::time_point> quorum_acks;
+  /// Until when this orchestrator surely holds a majority.
+  clock_type::time_point quorum_until;
+  /// When it first held one (T in the argument); unset before.
+  caf::optional<clock_type::time_point> first_quorum;
+  /// True unless this is the first orchestrator the nodes know of.
+  bool takeover = false;
+  /// True if every node the previous orchestrator may have granted a lease
+  /// to is accounted for (see (d)).
+  bool covered = false;
+  /// Nodes whose tasks become lost once their leases surely ended.
+  std::map<std::string, fence> fences;
+  /// Outcomes received before outcomes may be recorded ((d)).
+  std::vector<std::pair<caf::actor, std::vector<registry_entry>>> deferred;
+  uint64_t ticks = 0;
 
   static const char* name;
 };
@@ -73,6 +149,66 @@ using orchestrator_ptr = caf::stateful_actor<orchestrator_state>*;
 orchestrator_ref self_ref(orchestrator_ptr self) {
   auto& st = self->state;
   return {caf::actor_cast<caf::actor>(self), st.ctx->name, st.epoch};
+}
+
+bool has_quorum(orchestrator_ptr self) {
+  return clock_type::now() < self->state.quorum_until;
+}
+
+/// The earliest time at which a node dropped at `dropped` surely stopped its
+/// workers ((c) and (d) above). Requires `first_quorum`.
+clock_type::time_point fence_time(orchestrator_ptr self,
+                                  clock_type::time_point dropped) {
+  auto& st = self->state;
+  auto t = dropped + lease_duration;
+  if (st.takeover)
+    t = std::max(t, *st.first_quorum + 2 * lease_duration);
+  return t + lease_margin;
+}
+
+/// True once outcomes may be recorded and callbacks sent ((d) above).
+bool outcomes_open(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (!has_quorum(self))
+    return false;
+  return !st.takeover
+         || clock_type::now() >= *st.first_quorum + lease_duration
+                                   + lease_margin;
+}
+
+/// Records that voter `node` followed this orchestrator at `sent`.
+void quorum_ack(orchestrator_ptr self, const std::string& node,
+                clock_type::time_point sent) {
+  auto& st = self->state;
+  if (!st.ctx->is_voter(node) || st.members.count(node) == 0)
+    return;
+  auto& t = st.quorum_acks[node];
+  t = std::max(t, sent);
+  std::vector<clock_type::time_point> times;
+  for (auto& kvp : st.quorum_acks)
+    times.push_back(kvp.second);
+  auto k = st.ctx->quorum();
+  if (times.size() < k)
+    return;
+  std::sort(times.begin(), times.end(), std::greater<>{});
+  st.quorum_until = std::max(st.quorum_until, times[k - 1] + lease_duration);
+  if (!st.first_quorum && has_quorum(self)) {
+    st.first_quorum = clock_type::now();
+    log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
+               << st.epoch << " holds a majority"
+               << (st.takeover && !st.covered
+                     ? "; unknown names wait for the previous leases to end"
+                     : "");
+  }
+}
+
+/// The member whose registry is `addr`, or nullptr.
+const member* member_by_registry(orchestrator_ptr self,
+                                 const caf::actor_addr& addr) {
+  for (auto& kvp : self->state.members)
+    if (kvp.second.registry.address() == addr)
+      return &kvp.second;
+  return nullptr;
 }
 
 task_ref make_ref(const task_record& rec) {
@@ -98,7 +234,7 @@ void flush(orchestrator_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   for (auto& kvp : st.acks)
-    self->send(kvp.first, ack_atom::value, std::move(kvp.second));
+    self->send(kvp.first, ack_atom::value, st.epoch, std::move(kvp.second));
   st.acks.clear();
 }
 
@@ -137,6 +273,18 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
            std::vector<registry_entry>& entries) {
   auto& st = self->state;
   auto now = clock_type::now();
+  if (!outcomes_open(self)) {
+    // Running entries are taken now; outcomes wait until they may be
+    // recorded (the registries keep them until acknowledged anyway).
+    std::vector<registry_entry> later;
+    std::vector<registry_entry> running;
+    for (auto& e : entries)
+      (e.status.state == task_state::running ? running : later)
+        .push_back(std::move(e));
+    if (!later.empty())
+      st.deferred.emplace_back(registry, std::move(later));
+    entries = std::move(running);
+  }
   for (auto& e : entries) {
     auto& name = e.order.name;
     auto epoch = e.order.epoch;
@@ -147,9 +295,9 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
       if (origin->second.registry != registry)
         continue; // A mirror of a live node's entry: the node speaks itself.
     } else if (e.status.state == task_state::running) {
-      // A mirror of a task of a dead node: it died with its node.
-      e.status.state = task_state::lost;
-      e.status.reason = "the node " + e.status.node + " died";
+      // A mirror of a task of a node that is gone: it may run on until its
+      // lease ends; the fence declares it lost then.
+      st.fences.emplace(e.status.node, fence{now, caf::actor{}, UINT64_MAX});
     }
     if (e.status.state == task_state::running) {
       if (same && rec->running()) {
@@ -198,9 +346,12 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
 void sync_member(orchestrator_ptr self, const member& m,
                  std::function<void()> done) {
   auto registry = m.registry;
+  auto sent = clock_type::now();
   self->request(registry, sync_timeout, sync_atom::value, self_ref(self))
     .then(
       [=](std::vector<registry_entry>& entries) {
+        // Syncing is following: the answer counts as a quorum answer.
+        quorum_ack(self, m.node, sent);
         merge(self, registry, entries);
         done();
       },
@@ -226,17 +377,27 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     auto i = next.find(kvp.first);
     if (i != next.end() && i->second.registry == kvp.second.registry)
       continue;
-    // The member left, or came back as a new incarnation.
-    for (auto rec : st.table.node_lost(kvp.first, now)) {
-      settle(self, rec->name, rec->epoch, nullptr,
-             make_error(errc::node_down, rec->name, rec->node));
-      deliver_callback(self, *rec);
-    }
+    // The member left, or came back as a new incarnation (then the old one
+    // is surely dead: its address is taken). Its tasks are lost once its
+    // lease surely ended.
+    auto max_epoch = (st.epoch << 32) | st.seq;
+    if (i != next.end())
+      st.fences[kvp.first] = fence{caf::none, caf::actor{}, max_epoch};
+    else
+      st.fences[kvp.first] = fence{now, kvp.second.registry, max_epoch};
+    st.quorum_acks.erase(kvp.first);
     st.syncing.erase(kvp.first);
   }
   std::vector<member> joined;
   for (auto& kvp : next) {
     auto i = st.members.find(kvp.first);
+    if (i == st.members.end()) {
+      // Back before its fence: the same process reports its own truth.
+      auto f = st.fences.find(kvp.first);
+      if (f != st.fences.end() && f->second.registry
+          && f->second.registry == kvp.second.registry)
+        st.fences.erase(f);
+    }
     if (i == st.members.end() || i->second.registry != kvp.second.registry)
       joined.push_back(kvp.second);
   }
@@ -305,7 +466,17 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
       return make_error(errc::args_too_large, static_cast<uint64_t>(size),
                         limit);
   }
+  if (!has_quorum(self))
+    return make_error(errc::no_quorum,
+                      "the orchestrator " + st.ctx->name
+                        + " does not reach a majority of the cluster's members");
   auto rec = st.table.find(opts.name, clock_type::now());
+  if (rec == nullptr && st.takeover && !st.covered
+      && clock_type::now() < *st.first_quorum + 2 * lease_duration
+                               + lease_margin)
+    return make_error(errc::no_quorum,
+                      "a new orchestrator waits until the previous one's "
+                      "leases surely ended before it starts unknown names");
   // A retry of a start that got through (same token) is answered as that
   // start, whether its task still runs or ended meanwhile: it never runs
   // the task a second time.
@@ -343,6 +514,61 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
                                     opts.token, epoch, st.epoch});
 }
 
+/// A registry asks to keep running its workers ((b) above).
+void grant_lease(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
+  auto& st = self->state;
+  if (epoch != st.epoch || !has_quorum(self))
+    return;
+  if (member_by_registry(self, caf::actor_cast<caf::actor_addr>(self->current_sender())) != nullptr)
+    self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+               lease_atom::value, epoch, sent_ns);
+}
+
+/// A registry still follows this orchestrator ((a) above).
+void quorum_answer(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
+  if (epoch != self->state.epoch)
+    return;
+  if (auto m = member_by_registry(self, caf::actor_cast<caf::actor_addr>(self->current_sender())))
+    quorum_ack(self, m->node,
+               clock_type::time_point{std::chrono::nanoseconds{sent_ns}});
+}
+
+/// Every lease interval: quorum pings, fences that are due, deferred
+/// outcomes, and (every second) the TTL of finished tasks.
+void tick(orchestrator_ptr self) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  for (auto& kvp : st.members)
+    if (st.ctx->is_voter(kvp.first))
+      self->send(kvp.second.registry, quorum_atom::value, st.epoch,
+                 mono_ns(now));
+  if (outcomes_open(self)) {
+    for (auto i = st.fences.begin(); i != st.fences.end();) {
+      auto& f = i->second;
+      if (f.dropped && now < fence_time(self, *f.dropped)) {
+        ++i;
+        continue;
+      }
+      auto why = "the node " + i->first
+                 + (f.dropped ? " was unreachable for longer than its lease"
+                              : " died");
+      for (auto rec : st.table.node_lost(i->first, now, f.max_epoch, why)) {
+        settle(self, rec->name, rec->epoch, nullptr,
+               make_error(errc::node_down, rec->name, rec->node));
+        deliver_callback(self, *rec);
+      }
+      i = st.fences.erase(i);
+    }
+    auto deferred = std::move(st.deferred);
+    st.deferred.clear();
+    for (auto& d : deferred)
+      merge(self, d.first, d.second);
+  }
+  if (++st.ticks % 10 == 0)
+    st.table.expire(now);
+  self->delayed_send(self, lease_interval, tick_atom::value);
+}
+
 caf::behavior serving(orchestrator_ptr self) {
   return {
     [=](start_atom, std::string& type, caf::message& args,
@@ -351,7 +577,9 @@ caf::behavior serving(orchestrator_ptr self) {
       auto rec = self->state.table.find(name, clock_type::now());
       if (rec == nullptr)
         return make_error(errc::not_found, name);
-      return rec->status();
+      auto result = rec->status();
+      result.stale = !has_quorum(self);
+      return result;
     },
     [=](list_atom) {
       std::vector<task_status> result;
@@ -383,9 +611,12 @@ caf::behavior serving(orchestrator_ptr self) {
     [=](members_atom, std::vector<member>& members) {
       set_members(self, members);
     },
-    [=](tick_atom) {
-      self->state.table.expire(clock_type::now());
-      self->delayed_send(self, expiry_interval, tick_atom::value);
+    [=](tick_atom) { tick(self); },
+    [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
+      grant_lease(self, epoch, sent_ns);
+    },
+    [=](quorum_atom, uint64_t epoch, int64_t sent_ns) {
+      quorum_answer(self, epoch, sent_ns);
     },
   };
 }
@@ -403,6 +634,7 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
     st.members.emplace(m.node, m);
   }
   st.ring.assign(std::move(names));
+  st.takeover = epoch > 1;
   auto go_live = [=] {
     auto& st = self->state;
     if (st.live || !st.syncing.empty())
@@ -410,7 +642,6 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
     st.live = true;
     self->set_default_handler(caf::print_and_drop);
     self->become(serving(self));
-    self->send(self, tick_atom::value);
   };
   for (auto& m : members) {
     auto node = m.node;
@@ -419,12 +650,53 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
       go_live();
     });
   }
-  // Until every member answered, everything else waits in the mailbox.
+  // Which nodes the previous orchestrator may have granted leases to ((d)
+  // in the timing argument): the member lists mirrored to this node.
+  const char* mirror_key = "(mirrored members)";
+  st.syncing.insert(mirror_key);
+  auto own = st.members.find(st.ctx->name);
+  auto own_registry = own != st.members.end() ? own->second.registry
+                                              : caf::actor{};
+  self
+    ->request(own_registry, sync_timeout, sync_atom::value,
+              members_atom::value)
+    .then(
+      [=](std::vector<mirrored_members>& lists) {
+        auto& st = self->state;
+        std::set<std::string> origins;
+        std::set<std::string> required(st.ctx->voters.begin(),
+                                       st.ctx->voters.end());
+        for (auto& l : lists) {
+          origins.insert(l.origin);
+          required.insert(l.origin);
+          required.insert(l.members.begin(), l.members.end());
+        }
+        st.covered = !lists.empty();
+        for (auto& node : required)
+          if (st.members.count(node) == 0 && origins.count(node) == 0)
+            st.covered = false;
+        st.syncing.erase(mirror_key);
+        go_live();
+      },
+      [=](caf::error&) {
+        self->state.syncing.erase(mirror_key);
+        go_live();
+      });
+  self->send(self, tick_atom::value);
+  // Until every member answered, other requests wait in the mailbox; leases
+  // are granted meanwhile (workers must not stop because of a failover).
   self->set_default_handler(caf::skip);
   return {
     [=](members_atom, std::vector<member>& members) {
       set_members(self, members);
       go_live();
+    },
+    [=](tick_atom) { tick(self); },
+    [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
+      grant_lease(self, epoch, sent_ns);
+    },
+    [=](quorum_atom, uint64_t epoch, int64_t sent_ns) {
+      quorum_answer(self, epoch, sent_ns);
     },
   };
 }

@@ -14,6 +14,14 @@
 // node dies, its registry dies with it, and the mirror is how the next
 // orchestrator learns which tasks were lost there.
 //
+// Leases: the registry's workers may run only while it holds a lease from
+// its orchestrator (renewed every 100 ms, valid 1.5 s from the request's
+// send time). When the lease runs out (the node is cut off from the
+// majority, or hung), the registry stops every worker and reports it lost,
+// and discards whatever a worker sends afterwards. On the orchestrator's
+// node, a start is mirrored *before* its worker is spawned, so the mirror
+// knows every name that may run there (see orchestrator.cpp).
+//
 // Reports to the orchestrator and to the mirror are batched: the first one
 // queued schedules a `flush` message to self, which the actor reaches after
 // everything already in its mailbox, so under load one message carries many
@@ -21,36 +29,66 @@
 
 #include <iostream>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 
 #include "actors.hpp"
 #include "dtask/errors.hpp"
+#include "dtask/task_table.hpp"
 
 namespace dtask {
 
 namespace {
 
+/// A worker this registry watches.
+struct worker_info {
+  task_key key;
+  /// Set when the registry stopped the worker because its lease ran out:
+  /// the instance ran no task code after `fenced_at`.
+  bool fenced = false;
+  clock_type::time_point fenced_at;
+};
+
+/// How long a spawn order waits for a lease before it is refused.
+constexpr auto lease_wait = std::chrono::seconds(1);
+
+using lease_waiter = std::tuple<spawn_order,
+                                caf::typed_response_promise<task_ref>,
+                                clock_type::time_point>;
+
 struct registry_state {
   node_context_ptr ctx;
+  /// Until when this node's workers may run (see the file comment).
+  clock_type::time_point lease_until;
+  /// Counts lease ticks; every 10th re-sends unacknowledged outcomes.
+  uint64_t ticks = 0;
+  /// Spawn orders that arrived without a lease, with their deadline.
+  std::vector<lease_waiter> lease_waiters;
+  /// Set while draining: overrides the deadline of a new wait.
+  caf::optional<clock_type::time_point> lease_wait_until;
   /// The orchestrator this registry follows; set by `sync`.
   orchestrator_ref orchestrator;
   std::unordered_map<std::string, registry_entry> entries;
   /// Worker address -> the incarnation it runs, for down messages.
-  std::unordered_map<caf::actor_addr, task_key> workers;
+  std::unordered_map<caf::actor_addr, worker_info> workers;
   /// Where this registry mirrors its entries; set by the local supervisor.
   caf::actor mirror_to;
   /// Entries mirrored here by other registries: origin node -> name -> entry.
   std::map<std::string, std::unordered_map<std::string, registry_entry>>
     mirrored;
+  /// The local orchestrator's members (set by the supervisor while this node
+  /// runs it), mirrored with the entries; and what other registries mirrored.
+  std::vector<std::string> own_members;
+  std::map<std::string, std::vector<std::string>> mirrored_member_lists;
   /// Batched for the next flush.
   std::vector<registry_entry> reports;
   std::vector<registry_entry> mirror_updates;
   std::vector<task_key> mirror_removals;
   /// Starts that wait for the mirror before their caller hears of them.
   std::vector<registry_entry> mirror_confirms;
-  std::vector<std::pair<caf::typed_response_promise<task_ref>, task_ref>>
+  std::vector<std::pair<caf::typed_response_promise<task_ref>, task_key>>
     mirror_waiters;
   bool flush_scheduled = false;
 
@@ -102,6 +140,10 @@ std::vector<registry_entry> coalesce(std::vector<registry_entry> reports) {
   return result;
 }
 
+void launch_waiting(registry_ptr self,
+                    caf::typed_response_promise<task_ref>& rp,
+                    const task_key& key);
+
 void flush(registry_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -115,9 +157,12 @@ void flush(registry_ptr self) {
     auto waiters = std::make_shared<decltype(st.mirror_waiters)>(
       std::move(st.mirror_waiters));
     st.mirror_waiters.clear();
-    auto release = [waiters] {
+    // The workers start once the mirror holds their entries (or the mirror
+    // failed to answer: then the supervisor picks a new one, which gets a
+    // full copy of the entries).
+    auto release = [self, waiters] {
       for (auto& w : *waiters)
-        w.first.deliver(w.second);
+        launch_waiting(self, w.first, w.second);
     };
     if (st.mirror_to)
       self
@@ -171,19 +216,193 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   }
 }
 
+bool lease_valid(registry_ptr self) {
+  return clock_type::now() < self->state.lease_until;
+}
+
+/// Stops every running worker once the lease ran out: this node may be cut
+/// off from the majority, which will declare these tasks lost once the
+/// lease surely ended, and may run the names elsewhere.
+void check_lease(registry_ptr self) {
+  auto& st = self->state;
+  if (lease_valid(self))
+    return;
+  size_t stopped = 0;
+  for (auto& kvp : st.entries) {
+    auto& entry = kvp.second;
+    if (entry.status.state != task_state::running)
+      continue;
+    if (entry.worker) {
+      auto i = st.workers.find(entry.worker.address());
+      if (i != st.workers.end()) {
+        i->second.fenced = true;
+        i->second.fenced_at = st.lease_until;
+      }
+      self->send_exit(entry.worker, caf::exit_reason::kill);
+    }
+    entry.status.state = task_state::lost;
+    entry.status.reason = "the node " + st.ctx->name
+                          + " was cut off from the cluster's majority";
+    entry.order.args = caf::message{};
+    end(self, entry);
+    ++stopped;
+  }
+  if (stopped > 0)
+    log_line{} << "dtask-node " << st.ctx->name << ": lease ran out; stopped "
+               << stopped << " tasks";
+}
+
+void log_event(registry_ptr self, const std::string& line) {
+  auto& events = self->state.ctx->events;
+  if (events->enabled())
+    events->write(line);
+}
+
+/// Spawns the worker of `entry` (running, no worker yet) and returns where
+/// it runs.
+task_ref launch(registry_ptr self, registry_entry& entry) {
+  auto& st = self->state;
+  auto factory = st.ctx->tasks.find(entry.order.type);
+  auto worker = spawn_worker(self->system(), *factory, entry.order,
+                             caf::actor_cast<caf::actor>(self));
+  self->monitor(worker);
+  st.workers.emplace(worker.address(),
+                     worker_info{task_key{entry.order.name, entry.order.epoch},
+                                 false, {}});
+  if (st.ctx->events->enabled())
+    log_event(self, "start " + std::to_string(mono_ns(clock_type::now())) + " "
+                      + std::to_string(entry.order.epoch) + " " + st.ctx->name
+                      + " " + entry.order.name);
+  entry.worker = worker;
+  // The worker holds its own copy of the arguments; nobody reads them
+  // from the registry again (they would only cost memory and bytes on
+  // every report, mirror update and sync).
+  entry.order.args = caf::message{};
+  return task_ref{entry.order.name, st.ctx->name, std::move(worker)};
+}
+
+void launch_waiting(registry_ptr self,
+                    caf::typed_response_promise<task_ref>& rp,
+                    const task_key& key) {
+  auto& st = self->state;
+  check_lease(self);
+  auto i = st.entries.find(key.name);
+  if (i == st.entries.end() || i->second.order.epoch != key.epoch
+      || i->second.status.state != task_state::running || i->second.worker) {
+    rp.deliver(make_error(errc::no_quorum, "the node " + st.ctx->name
+                                             + " lost its lease before the "
+                                               "task could start"));
+    return;
+  }
+  auto ref = launch(self, i->second);
+  report(self, i->second, false);
+  rp.deliver(std::move(ref));
+}
+
+/// Runs a spawn order from the orchestrator (a delegated start: `rp`
+/// answers the caller). Without a lease, the order waits for one for up to
+/// `lease_wait` (a node that just joined or synced gets its first grant
+/// within a round trip).
+void spawn(registry_ptr self, spawn_order& order,
+           caf::typed_response_promise<task_ref> rp) {
+  auto& st = self->state;
+  check_lease(self);
+  auto refuse = [&](caf::error err) {
+    if (st.orchestrator.handle)
+      self->send(st.orchestrator.handle, spawned_atom::value, order.name,
+                 order.epoch, err);
+    rp.deliver(std::move(err));
+  };
+  if (order.orch_epoch < st.orchestrator.epoch)
+    return refuse(make_error(errc::stale_orchestrator,
+                             "spawn order from an outdated orchestrator"));
+  if (!lease_valid(self)) {
+    auto now = clock_type::now();
+    if (now < st.lease_wait_until.value_or(now + lease_wait)) {
+      st.lease_waiters.emplace_back(std::move(order), std::move(rp),
+                                    now + lease_wait);
+      return;
+    }
+    return refuse(make_error(errc::no_quorum,
+                             "the node " + st.ctx->name
+                               + " holds no lease from the orchestrator"));
+  }
+  if (st.ctx->tasks.find(order.type) == nullptr)
+    return refuse(make_error(errc::unknown_task_type, order.type));
+  auto i = st.entries.find(order.name);
+  if (i != st.entries.end() && i->second.status.state == task_state::running)
+    return refuse(make_error(errc::already_running, order.name, st.ctx->name,
+                             i->second.worker));
+  auto& entry = st.entries[order.name];
+  entry.status = task_status{order.name, task_state::running, st.ctx->name,
+                             caf::message{}, std::string{}};
+  entry.status.epoch = order.epoch;
+  entry.worker = nullptr;
+  entry.order = std::move(order);
+  if (!st.mirror_to) {
+    rp.deliver(launch(self, entry));
+    report(self, entry);
+    return;
+  }
+  // On the orchestrator's node, the worker starts only once the mirror
+  // holds its entry: if this node dies, or is cut off, the next
+  // orchestrator knows every name that may run here. (Batched like the
+  // reports: one mirror round trip per flush.)
+  st.mirror_confirms.emplace_back(entry);
+  st.mirror_confirms.back().order.args = caf::message{};
+  st.mirror_waiters.emplace_back(std::move(rp),
+                                 task_key{entry.order.name, entry.order.epoch});
+  schedule_flush(self);
+}
+
+/// Runs the orders that waited for a lease: all of them once one is held,
+/// else those that waited long enough (refused).
+void drain_lease_waiters(registry_ptr self) {
+  auto& st = self->state;
+  if (st.lease_waiters.empty())
+    return;
+  auto now = clock_type::now();
+  auto valid = lease_valid(self);
+  std::vector<lease_waiter> keep;
+  auto waiters = std::move(st.lease_waiters);
+  st.lease_waiters.clear();
+  for (auto& w : waiters) {
+    if (valid || std::get<2>(w) <= now) {
+      st.lease_wait_until = now; // Refuse now rather than wait again.
+      spawn(self, std::get<0>(w), std::get<1>(w));
+      st.lease_wait_until = caf::none;
+    } else {
+      keep.push_back(std::move(w));
+    }
+  }
+  for (auto& w : keep)
+    st.lease_waiters.push_back(std::move(w));
+}
+
 caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->send(self, tick_atom::value);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.workers.find(dm.source);
     if (i == st.workers.end())
       return;
-    auto key = std::move(i->second);
+    auto info = std::move(i->second);
     st.workers.erase(i);
+    auto& key = info.key;
     auto j = st.entries.find(key.name);
+    auto mine = j != st.entries.end() && j->second.order.epoch == key.epoch;
+    if (st.ctx->events->enabled()) {
+      auto now = mono_ns(clock_type::now());
+      auto end_ns = info.fenced ? std::min(now, mono_ns(info.fenced_at)) : now;
+      log_event(self, "stop " + std::to_string(now) + " "
+                        + std::to_string(end_ns) + " "
+                        + std::to_string(key.epoch) + " " + st.ctx->name + " "
+                        + (mine ? to_string(j->second.status.state) : "over")
+                        + " " + key.name);
+    }
     // The entry may belong to a newer incarnation of the same name by now.
-    if (j == st.entries.end() || j->second.order.epoch != key.epoch
-        || j->second.status.state != task_state::running)
+    if (!mine || j->second.status.state != task_state::running)
       return;
     // The worker stopped without calling done or fail.
     auto& entry = j->second;
@@ -197,65 +416,68 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
   return {
     [=](spawn_atom, spawn_order& order) -> caf::result<task_ref> {
       // Delegated by the orchestrator: the reply goes to the caller.
-      auto& st = self->state;
-      auto refuse = [&](caf::error err) -> caf::result<task_ref> {
-        if (st.orchestrator.handle)
-          self->send(st.orchestrator.handle, spawned_atom::value, order.name,
-                     order.epoch, err);
-        return err;
-      };
-      if (order.orch_epoch < st.orchestrator.epoch)
-        return refuse(make_error(errc::stale_orchestrator,
-                                 "spawn order from an outdated orchestrator"));
-      auto factory = st.ctx->tasks.find(order.type);
-      if (factory == nullptr)
-        return refuse(make_error(errc::unknown_task_type, order.type));
-      auto i = st.entries.find(order.name);
-      if (i != st.entries.end() && i->second.status.state == task_state::running)
-        return refuse(make_error(errc::already_running, order.name,
-                                 st.ctx->name, i->second.worker));
-      auto worker = spawn_worker(self->system(), *factory, order,
-                                 caf::actor_cast<caf::actor>(self));
-      self->monitor(worker);
-      st.workers.emplace(worker.address(), task_key{order.name, order.epoch});
-      auto& entry = st.entries[order.name];
-      entry.status = task_status{order.name, task_state::running, st.ctx->name,
-                                 caf::message{}, std::string{}};
-      entry.worker = worker;
-      entry.order = std::move(order);
-      // The worker holds its own copy of the arguments; nobody reads them
-      // from the registry again (they would only cost memory and bytes on
-      // every report, mirror update and sync).
-      entry.order.args = caf::message{};
-      // With a mirror, the confirmation below carries the entry there.
-      report(self, entry, false);
-      task_ref ref{entry.order.name, st.ctx->name, std::move(worker)};
-      if (!st.mirror_to)
-        return ref;
-      // On the orchestrator's node, the caller hears of the start only once
-      // the mirror holds it: if this node dies right after, the next
-      // orchestrator still learns of the task and reports it lost.
-      // (Batched like the reports: one mirror round trip per flush.)
       auto rp = self->make_response_promise<task_ref>();
-      st.mirror_confirms.emplace_back(entry);
-      st.mirror_waiters.emplace_back(rp, std::move(ref));
-      schedule_flush(self);
+      spawn(self, order, rp);
       return rp;
     },
     [=](finished_atom, uint64_t epoch, task_status& status) {
-      // From a worker: its outcome.
+      // From a worker: its outcome. A worker whose lease ran out is stopped
+      // already; what it sends is discarded.
       auto& st = self->state;
+      check_lease(self);
       auto i = st.entries.find(status.name);
       if (i == st.entries.end() || i->second.order.epoch != epoch
           || i->second.status.state != task_state::running)
         return;
       status.node = st.ctx->name;
+      status.epoch = epoch;
       i->second.status = std::move(status);
       end(self, i->second);
     },
-    [=](ack_atom, const std::vector<task_key>& keys) {
+    [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {
+      if (orch_epoch < self->state.orchestrator.epoch)
+        return; // From an orchestrator that was replaced: fenced.
       for (auto& key : keys)
         forget(self, key.name, key.epoch);
+    },
+    // -- leases -------------------------------------------------------------
+    [=](tick_atom) {
+      auto& st = self->state;
+      check_lease(self);
+      drain_lease_waiters(self);
+      if (st.orchestrator.handle) {
+        self->send(st.orchestrator.handle, lease_atom::value,
+                   st.orchestrator.epoch, mono_ns(clock_type::now()));
+        // Outcomes not acknowledged yet (a report to an orchestrator without
+        // a majority is not processed) are sent again every second.
+        if (++st.ticks % 10 == 0) {
+          for (auto& kvp : st.entries)
+            if (kvp.second.status.state != task_state::running)
+              st.reports.push_back(kvp.second);
+          if (!st.reports.empty())
+            schedule_flush(self);
+        }
+      }
+      self->delayed_send(self, lease_interval, tick_atom::value);
+    },
+    [=](lease_atom, uint64_t orch_epoch, int64_t sent_ns) {
+      // A grant from the orchestrator: valid from the moment of the request.
+      auto& st = self->state;
+      if (orch_epoch != st.orchestrator.epoch)
+        return;
+      auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
+                   + lease_duration;
+      st.lease_until = std::max(st.lease_until, until);
+      drain_lease_waiters(self);
+    },
+    [=](quorum_atom a, uint64_t orch_epoch, int64_t sent_ns) {
+      // "Do you still follow me?": answered only for the orchestrator this
+      // registry follows, so an old orchestrator loses its majority once a
+      // majority synced with a new one.
+      auto& st = self->state;
+      if (orch_epoch == st.orchestrator.epoch && st.orchestrator.handle
+          && self->current_sender() == st.orchestrator.handle.address())
+        self->send(st.orchestrator.handle, a, orch_epoch, sent_ns);
     },
     [=](flush_atom) { flush(self); },
     [=](whereis_atom, const std::string& name) -> caf::actor {
@@ -275,6 +497,9 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         return make_error(errc::stale_orchestrator,
                           "sync from an outdated orchestrator");
       st.orchestrator = std::move(orch);
+      // Ask for a lease at once: spawn orders may follow right away.
+      self->send(st.orchestrator.handle, lease_atom::value,
+                 st.orchestrator.epoch, mono_ns(clock_type::now()));
       // Everything this registry knows, own entries first, then mirrored
       // ones: the orchestrator takes a mirrored entry only if its origin
       // node is no longer a member. The sync answer supersedes queued
@@ -294,7 +519,27 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
           result.push_back(kvp.second);
       return result;
     },
+    [=](sync_atom, members_atom) {
+      // For a new orchestrator on this node: the member lists that
+      // orchestrators on other nodes mirrored here.
+      std::vector<mirrored_members> result;
+      for (auto& kvp : self->state.mirrored_member_lists)
+        result.push_back(mirrored_members{kvp.first, kvp.second});
+      return result;
+    },
     // -- mirroring --------------------------------------------------------
+    [=](mirror_atom, members_atom, std::vector<std::string>& members) {
+      // From the local supervisor: the members of the local orchestrator.
+      auto& st = self->state;
+      st.own_members = std::move(members);
+      if (st.mirror_to)
+        self->send(st.mirror_to, mirror_atom::value, members_atom::value,
+                   st.ctx->name, st.own_members);
+    },
+    [=](mirror_atom, members_atom, const std::string& origin,
+        std::vector<std::string>& members) {
+      self->state.mirrored_member_lists[origin] = std::move(members);
+    },
     [=](mirror_atom, caf::actor& to) {
       // From the local supervisor: mirror to `to` from now on (or stop).
       auto& st = self->state;
@@ -312,12 +557,15 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       for (auto& kvp : st.entries)
         all.push_back(kvp.second);
       self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all, true);
+      self->send(st.mirror_to, mirror_atom::value, members_atom::value,
+                 st.ctx->name, st.own_members);
     },
     [=](mirror_atom, const std::string& origin,
         std::vector<registry_entry>& updates, bool replace_all) {
       auto& mirrored = self->state.mirrored;
       if (replace_all && updates.empty()) {
         mirrored.erase(origin); // The origin mirrors elsewhere now.
+        self->state.mirrored_member_lists.erase(origin);
         return;
       }
       auto& mine = mirrored[origin];

@@ -9,8 +9,12 @@
 // which is also how a restarted node is found again.
 //
 // Election: every supervisor monitors the orchestrator it follows. When it
-// dies, the live member with the smallest name starts a new one with the next
-// epoch and announces it; the others adopt the announcement. Conflicting
+// dies, the live voter (a node of the `seeds` list) with the smallest name
+// starts a new one with the next epoch and announces it, if it sees a strict
+// majority of the voters; the others adopt the announcement. A side without
+// a majority elects nobody and answers starts with `no_quorum` (the
+// orchestrator's own majority check, based on leases, is what makes this
+// safe: see orchestrator.cpp). Conflicting
 // orchestrators (two that started while the nodes could not see each other)
 // resolve by `supersedes`: the higher epoch wins, then the smaller node name.
 
@@ -94,13 +98,33 @@ cluster_view view(supervisor_ptr self) {
   return cluster_view{all_members(self), self->state.orchestrator};
 }
 
+/// True if this node sees a strict majority of the voters (itself included).
+bool sees_majority(supervisor_ptr self) {
+  auto& st = self->state;
+  size_t n = st.ctx->is_voter(st.ctx->name) ? 1 : 0;
+  for (auto& kvp : st.peers)
+    if (st.ctx->is_voter(kvp.first))
+      ++n;
+  return n >= st.ctx->quorum();
+}
+
+/// The live voter peer with the smallest name: the next to be elected.
+const member* next_voter(supervisor_ptr self) {
+  auto& st = self->state;
+  for (auto& kvp : st.peers)
+    if (st.ctx->is_voter(kvp.first))
+      return &kvp.second;
+  return nullptr;
+}
+
 void update_mirror(supervisor_ptr self) {
   auto& st = self->state;
   if (st.orchestrator_slot)
     *st.orchestrator_slot = st.local_orchestrator;
   caf::actor target;
-  if (st.local_orchestrator && !st.peers.empty())
-    target = st.peers.begin()->second.registry;
+  if (st.local_orchestrator)
+    if (auto next = next_voter(self))
+      target = next->registry;
   if (target != st.mirror_target) {
     st.mirror_target = target;
     self->send(st.self_member.registry, mirror_atom::value, target);
@@ -109,8 +133,16 @@ void update_mirror(supervisor_ptr self) {
 
 void push_members(supervisor_ptr self) {
   auto& st = self->state;
-  if (st.local_orchestrator)
+  if (st.local_orchestrator) {
     self->send(st.local_orchestrator, members_atom::value, all_members(self));
+    // Mirrored with the registry's entries: the next orchestrator learns
+    // which nodes this one may grant leases to.
+    std::vector<std::string> names;
+    for (auto& m : all_members(self))
+      names.push_back(m.node);
+    self->send(st.self_member.registry, mirror_atom::value,
+               members_atom::value, std::move(names));
+  }
   update_mirror(self);
 }
 
@@ -138,8 +170,11 @@ void elect(supervisor_ptr self) {
   auto& st = self->state;
   if (st.orchestrator.handle || !st.first_round_done)
     return;
-  if (!st.peers.empty() && st.peers.begin()->first < st.ctx->name)
-    return; // The smallest member elects; its announcement will come.
+  if (!st.ctx->is_voter(st.ctx->name) || !sees_majority(self))
+    return;
+  auto next = next_voter(self);
+  if (next != nullptr && next->node < st.ctx->name)
+    return; // The smallest voter elects; its announcement will come.
   auto now = std::chrono::steady_clock::now();
   if (st.peers.empty() && st.alone_since && now < *st.alone_since + alone_grace)
     return; // The tick tries again.
@@ -149,6 +184,7 @@ void elect(supervisor_ptr self) {
   st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
                                              all_members(self));
   adopt(self, orchestrator_ref{st.local_orchestrator, st.ctx->name, epoch});
+  push_members(self);
 }
 
 void remove_peer(supervisor_ptr self, std::string node) {
@@ -287,6 +323,11 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
   });
   auto forward_or_fail = [=](auto&&... xs) -> caf::result<caf::message> {
     auto& orch = self->state.orchestrator.handle;
+    if (!orch && !sees_majority(self))
+      return make_error(errc::no_quorum,
+                        "the node " + self->state.ctx->name
+                          + " does not reach a majority of the cluster's "
+                            "members");
     if (!orch)
       return make_error(errc::no_orchestrator,
                         "the cluster is electing an orchestrator");
@@ -364,6 +405,11 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
     },
     [=](whereis_atom) -> caf::result<orchestrator_ref> {
       auto& orch = self->state.orchestrator;
+      if (!orch.handle && !sees_majority(self))
+        return make_error(errc::no_quorum,
+                          "the node " + self->state.ctx->name
+                            + " does not reach a majority of the cluster's "
+                              "members");
       if (!orch.handle)
         return make_error(errc::no_orchestrator,
                           "the cluster is electing an orchestrator");

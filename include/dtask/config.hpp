@@ -4,6 +4,7 @@
 // value of the wrong type and keeps unknown keys, so dtask reads the raw
 // section itself and refuses anything it does not understand, naming the key.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -58,10 +59,32 @@ struct node_config {
   uint64_t max_args_bytes = 64 * 1024;
   /// How often the supervisor retries seeds and unreachable members.
   std::chrono::milliseconds retry_interval{500};
+  /// File the node appends its task events to (one line per start and stop
+  /// of a worker, with monotonic times), for invariant checkers; empty: none.
+  std::string event_log;
 
   /// The node's name in every output: `host:port`.
   std::string name() const {
     return endpoint{host, port}.to_string();
+  }
+
+  /// The cluster's voting members: the seeds list (every node of a cluster
+  /// must list the same seeds), or the node alone without seeds. Only a side
+  /// that reaches a strict majority of them runs an orchestrator.
+  std::vector<std::string> voters() const {
+    std::vector<std::string> result;
+    for (auto& ep : seeds)
+      result.push_back(ep.to_string());
+    if (result.empty())
+      result.push_back(name());
+    std::sort(result.begin(), result.end());
+    result.erase(std::unique(result.begin(), result.end()), result.end());
+    return result;
+  }
+
+  /// Smallest number of voters that is a strict majority.
+  size_t quorum() const {
+    return voters().size() / 2 + 1;
   }
 };
 
@@ -74,7 +97,8 @@ inline const char* cluster_config_help() {
          "    finished-ttl    duration  how long finished tasks are kept (60s)\n"
          "    max-args-bytes  integer   largest serialized task arguments "
          "(65536)\n"
-         "    retry-interval  duration  how often seeds are retried (500ms)\n";
+         "    retry-interval  duration  how often seeds are retried (500ms)\n"
+         "    event-log       string    file to append task events to (none)\n";
 }
 
 namespace detail {
@@ -149,6 +173,12 @@ inline std::string read_cluster_config(const caf::settings& section,
       auto err = detail::read_duration(key, val, out.retry_interval);
       if (!err.empty())
         return err;
+    } else if (key == "event-log") {
+      auto str = caf::get_if<std::string>(&data);
+      if (str == nullptr)
+        return key_error(key, "expected a file path string, got "
+                                + caf::to_string(val));
+      out.event_log = *str;
     } else if (key == "max-args-bytes") {
       auto num = caf::get_if<int64_t>(&data);
       if (num == nullptr || *num < 1)
@@ -157,7 +187,8 @@ inline std::string read_cluster_config(const caf::settings& section,
       out.max_args_bytes = static_cast<uint64_t>(*num);
     } else {
       return key_error(key, "unknown key (known: host, port, seeds, "
-                            "finished-ttl, max-args-bytes, retry-interval)");
+                            "finished-ttl, max-args-bytes, retry-interval, "
+                            "event-log)");
     }
   }
   return {};

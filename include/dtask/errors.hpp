@@ -34,6 +34,9 @@ enum class errc : uint8_t {
   node_down,
   /// A message from an outdated orchestrator was refused. Context: (why).
   stale_orchestrator,
+  /// This side of the cluster does not reach a strict majority of the
+  /// cluster's members (the `seeds` list): it accepts no starts. Context: (why).
+  no_quorum,
 };
 
 /// Short, stable, machine-readable name of an error code ("already_running").
@@ -47,6 +50,7 @@ inline const char* to_string(errc x) {
     case errc::no_orchestrator: return "no_orchestrator";
     case errc::node_down: return "node_down";
     case errc::stale_orchestrator: return "stale_orchestrator";
+    case errc::no_quorum: return "no_quorum";
   }
   return "unknown_error";
 }

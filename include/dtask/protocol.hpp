@@ -64,6 +64,13 @@ using sync_atom = caf::atom_constant<caf::atom("sync")>;
 /// Internal: supervisor -> registry, where to mirror entries; registry ->
 /// registry, the mirrored entries of the orchestrator's node.
 using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
+/// Internal: leases. `(lease, orch_epoch, sent)` registry -> orchestrator
+/// asks to keep running its workers; the orchestrator grants with
+/// `(lease, sent)`. `(quorum, orch_epoch, sent)` orchestrator -> registry
+/// asks "do you still follow me?"; the registry answers the same message.
+/// See the timing argument in orchestrator.cpp.
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using quorum_atom = caf::atom_constant<caf::atom("quorum")>;
 /// Internal: periodic self-messages.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
@@ -109,12 +116,17 @@ struct task_status {
   caf::message result;
   /// Set when `state == failed` (and a short explanation for `lost`).
   std::string reason;
+  /// The task's incarnation: unique per start of a name, only grows.
+  uint64_t epoch = 0;
+  /// True if the answer comes from a side of the cluster without a majority:
+  /// it may be out of date.
+  bool stale = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_status& x) {
   return f(caf::meta::type_name("dtask.task_status"), x.name, x.state, x.node,
-           x.result, x.reason);
+           x.result, x.reason, x.epoch, x.stale);
 }
 
 /// One row of `nodes`.
@@ -245,6 +257,20 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_entry& x) {
   return f(caf::meta::type_name("dtask.registry_entry"), x.order, x.worker,
            x.status);
+}
+
+/// The member list of an orchestrator, as mirrored from its node: a new
+/// orchestrator learns from it which nodes the previous one may have granted
+/// leases to.
+struct mirrored_members {
+  std::string origin;
+  std::vector<std::string> members;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mirrored_members& x) {
+  return f(caf::meta::type_name("dtask.mirrored_members"), x.origin,
+           x.members);
 }
 
 /// One incarnation of a task, for batched acknowledgements.

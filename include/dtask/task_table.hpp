@@ -59,7 +59,7 @@ struct task_record {
   }
 
   task_status status() const {
-    return task_status{name, state, node, result, reason};
+    return task_status{name, state, node, result, reason, epoch, false};
   }
 };
 
@@ -131,14 +131,18 @@ public:
   }
 
   /// Edge (5) for every running task of `node`. Returns the records it ended.
-  std::vector<task_record*> node_lost(const std::string& node,
-                                      clock_type::time_point now) {
+  /// Only incarnations up to `max_epoch` (those started before the node
+  /// was dropped) are affected: a node's new incarnation keeps its tasks.
+  std::vector<task_record*>
+  node_lost(const std::string& node, clock_type::time_point now,
+            uint64_t max_epoch = UINT64_MAX,
+            const std::string& why = std::string{}) {
     std::vector<task_record*> result;
     for (auto& kvp : records_) {
       auto& rec = kvp.second;
-      if (rec.running() && rec.node == node) {
+      if (rec.running() && rec.node == node && rec.epoch <= max_epoch) {
         end(rec, task_state::lost, caf::message{},
-            "the node " + node + " died", now);
+            why.empty() ? "the node " + node + " died" : why, now);
         result.push_back(&rec);
       }
     }
