@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <random>
 
 #include <boost/uuid/random_generator.hpp>
@@ -44,6 +45,11 @@ struct pending_request {
   /// Epoch of the orchestrator it was last sent to; 0 while unsent.
   uint64_t sent_epoch = 0;
   std::function<void(const caf::actor&)> send;
+  /// The cluster's last refusal of this request (`no_quorum`), if any: what
+  /// the caller gets if the window runs out.
+  caf::error last_refusal;
+  /// For starts: the token, whose callback route is dropped on failure.
+  uint64_t token = 0;
 };
 
 struct client_state {
@@ -61,6 +67,10 @@ struct client_state {
   uint64_t next_id = 0;
   boost::uuids::random_generator uuids;
   std::mt19937_64 tokens{std::random_device{}()};
+  /// Start token -> the caller's callback. The cluster sends callbacks here
+  /// (at least once); the first for a token is forwarded, later copies (a
+  /// failover can send one twice) find no route and are dropped.
+  std::unordered_map<uint64_t, caf::actor> callbacks;
 
   static const char* name;
 };
@@ -154,7 +164,10 @@ void retry(client_ptr self) {
   auto now = clock_type::now();
   for (auto i = st.pending.begin(); i != st.pending.end();) {
     if (i->second.sent_epoch == 0 && i->second.deadline <= now) {
-      if (st.last_refusal)
+      st.callbacks.erase(i->second.token);
+      if (i->second.last_refusal)
+        i->second.promise.deliver(i->second.last_refusal);
+      else if (st.last_refusal)
         i->second.promise.deliver(st.last_refusal);
       else
         i->second.promise.deliver(make_error(
@@ -307,11 +320,13 @@ caf::response_promise submit(client_ptr self, Ts... xs) {
           if (i == st.pending.end())
             return;
           if (!retryable(err) || clock_type::now() >= i->second.deadline) {
+            st.callbacks.erase(i->second.token);
             i->second.promise.deliver(std::move(err));
             st.pending.erase(i);
             return;
           }
           if (is(err, errc::no_quorum)) {
+            i->second.last_refusal = err;
             // The orchestrator lacks a majority for now (or waits for old
             // leases to end): ask again shortly; the periodic refresh moves
             // to a new orchestrator if one is elected elsewhere.
@@ -359,8 +374,26 @@ caf::behavior client_actor(client_ptr self, caf::actor gateway, endpoint ep,
         opts.name = boost::uuids::to_string(st.uuids());
       if (opts.token == 0)
         opts.token = st.tokens() | 1;
-      return submit<task_ref>(self, a, std::move(type), std::move(args),
-                              std::move(opts));
+      auto token = opts.token;
+      if (opts.callback) {
+        st.callbacks[token] = std::move(opts.callback);
+        opts.callback = caf::actor_cast<caf::actor>(self);
+      }
+      auto rp = submit<task_ref>(self, a, std::move(type), std::move(args),
+                                 std::move(opts));
+      auto i = st.pending.find(st.next_id);
+      if (i != st.pending.end())
+        i->second.token = token;
+      return rp;
+    },
+    [=](task_status& status) {
+      // A callback: forwarded once per start.
+      auto& cbs = self->state.callbacks;
+      auto i = cbs.find(status.token);
+      if (i == cbs.end())
+        return;
+      self->send(i->second, std::move(status));
+      cbs.erase(i);
     },
     [=](status_atom a, std::string& name) {
       return submit<task_status>(self, a, std::move(name));

@@ -1,7 +1,8 @@
 // The orchestrator actor: one per cluster. It decides where each name runs
 // (consistent hashing over the live members), refuses a second instance of a
 // running name, keeps the task table (include/dtask/task_table.hpp), and is
-// the only actor that delivers callbacks, so each task gets exactly one.
+// the only actor that delivers callbacks (at least once per task; clients
+// drop copies by the start's token, see protocol.hpp).
 //
 // Life of an orchestrator:
 //   syncing: asks every member's registry for its entries (the registries
@@ -40,7 +41,11 @@
 //     - declares tasks of nodes it cannot reach lost at T + 2L + M at the
 //       earliest ((c) with r = max(r, T + L));
 //     - records outcomes (and sends callbacks) only from T + L + M, when O
-//       surely stopped doing so: no callback is sent twice;
+//       surely stopped doing so. Registries forget an outcome that any
+//       orchestrator acknowledged (acks of outcomes are not fenced; acks of
+//       running tasks are), and report the others again every second, so
+//       an outcome O recorded is not recorded again by O' (unless O's ack
+//       takes longer than M to arrive);
 //     - refuses starts of names it does not know until T + 2L + M, unless
 //       it can account for every node O may have granted a lease to: each
 //       is a member that synced with O', or O's own node, whose registry
@@ -57,6 +62,7 @@
 // interrupted by the hang does finish that handler; a task with external
 // side effects can pass its epoch to the outside world as a fencing token.)
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -135,8 +141,6 @@ struct orchestrator_state {
   bool covered = false;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
-  /// Outcomes received before outcomes may be recorded ((d)).
-  std::vector<std::pair<caf::actor, std::vector<registry_entry>>> deferred;
   uint64_t ticks = 0;
 
   static const char* name;
@@ -212,7 +216,7 @@ const member* member_by_registry(orchestrator_ptr self,
 }
 
 task_ref make_ref(const task_record& rec) {
-  return task_ref{rec.name, rec.node, rec.worker};
+  return task_ref{rec.name, rec.node, rec.worker, rec.epoch};
 }
 
 caf::error already_running(const task_record& rec) {
@@ -274,16 +278,14 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
   auto& st = self->state;
   auto now = clock_type::now();
   if (!outcomes_open(self)) {
-    // Running entries are taken now; outcomes wait until they may be
-    // recorded (the registries keep them until acknowledged anyway).
-    std::vector<registry_entry> later;
-    std::vector<registry_entry> running;
-    for (auto& e : entries)
-      (e.status.state == task_state::running ? running : later)
-        .push_back(std::move(e));
-    if (!later.empty())
-      st.deferred.emplace_back(registry, std::move(later));
-    entries = std::move(running);
+    // Running entries are taken now; outcomes are not recorded yet ((d)
+    // above): the registries keep them and report them again every second.
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [](const registry_entry& e) {
+                                   return e.status.state
+                                          != task_state::running;
+                                 }),
+                  entries.end());
   }
   for (auto& e : entries) {
     auto& name = e.order.name;
@@ -317,17 +319,27 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
       continue;
     }
     // An outcome.
-    if (same && !rec->running()) {
-      // Recorded before; the ack was lost.
-    } else if (rec != nullptr && rec->running() && !same) {
-      // Another incarnation holds the name: report this one's end, keep the
-      // table as it is.
-      if (e.order.callback)
+    if (same) {
+      auto ended = st.table.finish(name, epoch, e.status.state,
+                                   std::move(e.status.result),
+                                   std::move(e.status.reason), now);
+      if (ended != nullptr) {
+        settle(self, name, epoch, ended, caf::error{});
+        deliver_callback(self, *ended);
+      } // Else recorded before (e.g. declared lost); the ack was lost.
+    } else if (rec != nullptr && rec->epoch > epoch) {
+      // An older incarnation; the table holds a newer one. Its end is news
+      // only if this orchestrator did not end it (e.g. a lease-expired task
+      // declared lost here before the name was started again).
+      if (!st.table.ended_here(name, epoch) && e.order.callback) {
+        e.status.epoch = epoch;
+        e.status.token = e.order.token;
         self->send(e.order.callback, e.status);
-    } else {
-      if (!same)
-        st.table.begin(name, e.status.node, epoch, e.order.token,
-                       e.order.callback);
+      }
+    } else if (rec == nullptr || !rec->running()) {
+      // Unknown here (a failover, or forgotten): record it.
+      st.table.begin(name, e.status.node, epoch, e.order.token,
+                     e.order.callback);
       auto ended = st.table.finish(name, epoch, e.status.state,
                                    std::move(e.status.result),
                                    std::move(e.status.reason), now);
@@ -335,6 +347,12 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
         settle(self, name, epoch, ended, caf::error{});
         deliver_callback(self, *ended);
       }
+    }
+    else {
+      // A newer outcome while an older incarnation runs in the table: cannot
+      // happen (a name starts only when its previous incarnation ended).
+      // The registry keeps it.
+      continue;
     }
     ack(self, registry, name, epoch);
   }
@@ -533,8 +551,8 @@ void quorum_answer(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
                clock_type::time_point{std::chrono::nanoseconds{sent_ns}});
 }
 
-/// Every lease interval: quorum pings, fences that are due, deferred
-/// outcomes, and (every second) the TTL of finished tasks.
+/// Every lease interval: quorum pings, fences that are due, and (every
+/// second) the TTL of finished tasks.
 void tick(orchestrator_ptr self) {
   auto& st = self->state;
   auto now = clock_type::now();
@@ -552,17 +570,16 @@ void tick(orchestrator_ptr self) {
       auto why = "the node " + i->first
                  + (f.dropped ? " was unreachable for longer than its lease"
                               : " died");
-      for (auto rec : st.table.node_lost(i->first, now, f.max_epoch, why)) {
+      auto lost = st.table.node_lost(i->first, now, f.max_epoch, why);
+      for (auto rec : lost) {
         settle(self, rec->name, rec->epoch, nullptr,
                make_error(errc::node_down, rec->name, rec->node));
         deliver_callback(self, *rec);
       }
+      log_line{} << "dtask-orchestrator " << st.ctx->name << ": " << lost.size()
+                 << " tasks of " << i->first << " lost: " << why;
       i = st.fences.erase(i);
     }
-    auto deferred = std::move(st.deferred);
-    st.deferred.clear();
-    for (auto& d : deferred)
-      merge(self, d.first, d.second);
   }
   if (++st.ticks % 10 == 0)
     st.table.expire(now);

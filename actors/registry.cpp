@@ -27,6 +27,7 @@
 // everything already in its mailbox, so under load one message carries many
 // tasks and at rest a report leaves at once.
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <tuple>
@@ -49,6 +50,8 @@ struct worker_info {
   /// the instance ran no task code after `fenced_at`.
   bool fenced = false;
   clock_type::time_point fenced_at;
+  /// What the task reported with `done` or `fail`, recorded when it stopped.
+  caf::optional<task_status> result;
 };
 
 /// How long a spawn order waits for a lease before it is refused.
@@ -64,6 +67,9 @@ struct registry_state {
   clock_type::time_point lease_until;
   /// Counts lease ticks; every 10th re-sends unacknowledged outcomes.
   uint64_t ticks = 0;
+  /// Outcomes not acknowledged yet whose name was started again here (the
+  /// new incarnation took the name's slot in `entries`).
+  std::vector<registry_entry> displaced;
   /// Spawn orders that arrived without a lease, with their deadline.
   std::vector<lease_waiter> lease_waiters;
   /// Set while draining: overrides the deadline of a new wait.
@@ -194,6 +200,13 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   auto& st = self->state;
   auto i = st.entries.find(name);
   if (i == st.entries.end() || i->second.order.epoch != epoch) {
+    auto& d = st.displaced;
+    d.erase(std::remove_if(d.begin(), d.end(),
+                           [&](const registry_entry& e) {
+                             return e.order.name == name
+                                    && e.order.epoch == epoch;
+                           }),
+            d.end());
     // Perhaps a mirrored entry of a dead node, now taken over.
     for (auto& kvp : st.mirrored) {
       auto j = kvp.second.find(name);
@@ -268,7 +281,7 @@ task_ref launch(registry_ptr self, registry_entry& entry) {
   self->monitor(worker);
   st.workers.emplace(worker.address(),
                      worker_info{task_key{entry.order.name, entry.order.epoch},
-                                 false, {}});
+                                 false, {}, caf::none});
   if (st.ctx->events->enabled())
     log_event(self, "start " + std::to_string(mono_ns(clock_type::now())) + " "
                       + std::to_string(entry.order.epoch) + " " + st.ctx->name
@@ -278,7 +291,8 @@ task_ref launch(registry_ptr self, registry_entry& entry) {
   // from the registry again (they would only cost memory and bytes on
   // every report, mirror update and sync).
   entry.order.args = caf::message{};
-  return task_ref{entry.order.name, st.ctx->name, std::move(worker)};
+  return task_ref{entry.order.name, st.ctx->name, std::move(worker),
+                  entry.order.epoch};
 }
 
 void launch_waiting(registry_ptr self,
@@ -333,10 +347,13 @@ void spawn(registry_ptr self, spawn_order& order,
   if (i != st.entries.end() && i->second.status.state == task_state::running)
     return refuse(make_error(errc::already_running, order.name, st.ctx->name,
                              i->second.worker));
+  if (i != st.entries.end()) // An outcome the orchestrator did not record yet.
+    st.displaced.push_back(std::move(i->second));
   auto& entry = st.entries[order.name];
   entry.status = task_status{order.name, task_state::running, st.ctx->name,
                              caf::message{}, std::string{}};
   entry.status.epoch = order.epoch;
+  entry.status.token = order.token;
   entry.worker = nullptr;
   entry.order = std::move(order);
   if (!st.mirror_to) {
@@ -392,6 +409,22 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     auto& key = info.key;
     auto j = st.entries.find(key.name);
     auto mine = j != st.entries.end() && j->second.order.epoch == key.epoch;
+    // The entry may belong to a newer incarnation of the same name by now.
+    if (mine && j->second.status.state == task_state::running) {
+      // The task's end counts from now, when its actor is gone: only then
+      // may the name run again (at most one instance at any time).
+      auto& entry = j->second;
+      if (info.result) {
+        entry.status = std::move(*info.result);
+      } else {
+        entry.status.state = task_state::failed;
+        entry.status.reason = dm.reason
+                                ? "the task's actor stopped: "
+                                    + self->system().render(dm.reason)
+                                : "the task's actor stopped without a result";
+      }
+      end(self, entry);
+    }
     if (st.ctx->events->enabled()) {
       auto now = mono_ns(clock_type::now());
       auto end_ns = info.fenced ? std::min(now, mono_ns(info.fenced_at)) : now;
@@ -401,17 +434,6 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
                         + (mine ? to_string(j->second.status.state) : "over")
                         + " " + key.name);
     }
-    // The entry may belong to a newer incarnation of the same name by now.
-    if (!mine || j->second.status.state != task_state::running)
-      return;
-    // The worker stopped without calling done or fail.
-    auto& entry = j->second;
-    entry.status.state = task_state::failed;
-    entry.status.reason = dm.reason
-                            ? "the task's actor stopped: "
-                                + self->system().render(dm.reason)
-                            : "the task's actor stopped without a result";
-    end(self, entry);
   });
   return {
     [=](spawn_atom, spawn_order& order) -> caf::result<task_ref> {
@@ -423,22 +445,35 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     [=](finished_atom, uint64_t epoch, task_status& status) {
       // From a worker: its outcome. A worker whose lease ran out is stopped
       // already; what it sends is discarded.
+      // Recorded when the worker is gone (the down message follows).
       auto& st = self->state;
       check_lease(self);
       auto i = st.entries.find(status.name);
+      auto w = st.workers.find(
+        caf::actor_cast<caf::actor_addr>(self->current_sender()));
       if (i == st.entries.end() || i->second.order.epoch != epoch
-          || i->second.status.state != task_state::running)
+          || i->second.status.state != task_state::running
+          || w == st.workers.end() || w->second.key.epoch != epoch)
         return;
       status.node = st.ctx->name;
       status.epoch = epoch;
-      i->second.status = std::move(status);
-      end(self, i->second);
+      status.token = i->second.order.token;
+      w->second.result = std::move(status);
     },
     [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {
-      if (orch_epoch < self->state.orchestrator.epoch)
-        return; // From an orchestrator that was replaced: fenced.
-      for (auto& key : keys)
+      // An orchestrator recorded these outcomes (it sent their callbacks)
+      // or declared these tasks over. From an orchestrator that was
+      // replaced, only the former counts: it held a majority when it
+      // recorded them, and the next must not send their callbacks again.
+      auto& st = self->state;
+      auto stale = orch_epoch < st.orchestrator.epoch;
+      for (auto& key : keys) {
+        auto i = st.entries.find(key.name);
+        if (stale && i != st.entries.end() && i->second.order.epoch == key.epoch
+            && i->second.status.state == task_state::running)
+          continue;
         forget(self, key.name, key.epoch);
+      }
     },
     // -- leases -------------------------------------------------------------
     [=](tick_atom) {
@@ -454,6 +489,8 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
           for (auto& kvp : st.entries)
             if (kvp.second.status.state != task_state::running)
               st.reports.push_back(kvp.second);
+          for (auto& e : st.displaced)
+            st.reports.push_back(e);
           if (!st.reports.empty())
             schedule_flush(self);
         }
@@ -514,6 +551,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         result.push_back(kvp.second);
         result.back().worker = nullptr;
       }
+      result.insert(result.end(), st.displaced.begin(), st.displaced.end());
       for (auto& origin : st.mirrored)
         for (auto& kvp : origin.second)
           result.push_back(kvp.second);

@@ -76,7 +76,9 @@ std::string to_json(const caf::message& msg) {
 std::string to_json(const dtask::task_status& st) {
   std::string out = "{\"name\":" + quote(st.name) + ",\"state\":\""
                     + dtask::to_string(st.state) + "\",\"node\":"
-                    + quote(st.node);
+                    + quote(st.node) + ",\"epoch\":" + std::to_string(st.epoch);
+  if (st.stale)
+    out += ",\"stale\":true";
   if (st.state == dtask::task_state::done)
     out += ",\"result\":" + to_json(st.result);
   else if (!st.reason.empty())
@@ -242,7 +244,8 @@ int main(int argc, char** argv) {
     } else {
       std::cout << "{\"name\":" << quote(ref->name)
                 << ",\"node\":" << quote(ref->node)
-                << ",\"state\":\"running\"}" << std::endl;
+                << ",\"state\":\"running\",\"epoch\":" << ref->epoch << "}"
+                << std::endl;
       if (wait) {
         auto on_status = [&](dtask::task_status& st) {
           std::cout << to_json(st) << std::endl;

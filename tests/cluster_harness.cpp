@@ -182,24 +182,180 @@ bool wait_until(const std::function<bool()>& pred,
   }
 }
 
+int spawn_logged(const std::vector<std::string>& argv,
+                 const std::string& log_path) {
+  int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                0644);
+  if (fd < 0)
+    return 0;
+  auto pid = spawn(argv, fd, fd);
+  close(fd);
+  return pid > 0 ? pid : 0;
+}
+
+int wait_exit(int pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  auto done = wait_until(
+    [&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+  if (!done) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int64_t mono_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+namespace {
+
+/// Runs a shell command for the namespaced clusters; false (with a message)
+/// if it failed.
+bool sh(const std::string& cmd, bool quiet = false) {
+  auto rc = std::system((cmd + (quiet ? " >/dev/null 2>&1" : "")).c_str());
+  if (rc != 0 && !quiet)
+    std::cerr << "command failed (" << rc << "): " << cmd << std::endl;
+  return rc == 0;
+}
+
+} // namespace
+
+std::string cluster::netns_unavailable() {
+  if (geteuid() != 0)
+    return "network namespaces need root (running as uid "
+           + std::to_string(geteuid()) + ")";
+  auto probe = "dtprobe" + std::to_string(getpid());
+  if (!sh("ip netns add " + probe, true))
+    return "'ip netns add' failed: no iproute2 or no CAP_SYS_ADMIN";
+  sh("ip netns del " + probe, true);
+  return {};
+}
+
 cluster::cluster(int n, std::string extra, std::string node_binary,
                  bool single_seed)
   : binary_(std::move(node_binary)) {
   char tmpl[] = "/tmp/dtask-test-XXXXXX";
   dir_ = mkdtemp(tmpl);
-  for (int i = 0; i < n; ++i)
-    ports_.push_back(free_port());
-  pids_.assign(n, 0);
-  std::string seeds;
-  for (int i = 0; i < (single_seed ? 1 : n); ++i)
-    seeds += (i > 0 ? ", \"" : "\"") + name(i) + "\"";
   for (int i = 0; i < n; ++i) {
+    hosts_.push_back("127.0.0.1");
+    ports_.push_back(free_port());
+  }
+  pids_.assign(n, 0);
+  write_configs(extra, single_seed);
+}
+
+cluster::cluster(int n, netns_tag, std::string extra)
+  : binary_(DTASK_NODE_BIN) {
+  char tmpl[] = "/tmp/dtask-test-XXXXXX";
+  dir_ = mkdtemp(tmpl);
+  pids_.assign(n, 0);
+  // A private subnet and link names no other test run uses at the same time.
+  std::mt19937 rng{std::random_device{}() ^ static_cast<unsigned>(getpid())};
+  int b = 0, c = 0;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    b = 64 + static_cast<int>(rng() % 128);
+    c = static_cast<int>(rng() % 250) + 1;
+    bridge_ = "dtb" + std::to_string(b) + "x" + std::to_string(c);
+    if (!sh("ip link show " + bridge_, true))
+      break;
+  }
+  auto prefix = "dt" + std::to_string(b) + "x" + std::to_string(c);
+  auto subnet = "10." + std::to_string(b) + "." + std::to_string(c) + ".";
+  sh("ip link add " + bridge_ + " type bridge");
+  sh("ip addr add " + subnet + "254/24 dev " + bridge_);
+  sh("ip link set " + bridge_ + " up");
+  for (int i = 0; i < n; ++i) {
+    auto ns = prefix + "n" + std::to_string(i);
+    auto link = prefix + "v" + std::to_string(i);
+    auto host = subnet + std::to_string(i + 1);
+    netns_.push_back(ns);
+    links_.push_back(link);
+    hosts_.push_back(host);
+    ports_.push_back(static_cast<uint16_t>(4101 + i));
+    sh("ip netns add " + ns);
+    sh("ip link add " + link + " type veth peer name eth0 netns " + ns);
+    sh("ip link set " + link + " master " + bridge_ + " up");
+    sh("ip -n " + ns + " addr add " + host + "/24 dev eth0");
+    sh("ip -n " + ns + " link set eth0 up");
+    sh("ip -n " + ns + " link set lo up");
+  }
+  write_configs(extra, false);
+}
+
+void cluster::write_configs(const std::string& extra, bool single_seed) {
+  std::string seeds;
+  for (int i = 0; i < (single_seed ? 1 : size()); ++i)
+    seeds += (i > 0 ? ", \"" : "\"") + name(i) + "\"";
+  for (int i = 0; i < size(); ++i) {
     std::ofstream f{dir_ + "/node" + std::to_string(i) + ".ini"};
-    f << "[cluster]\nhost=\"127.0.0.1\"\nport=" << ports_[i] << "\nseeds=["
-      << seeds << "]\n"
+    f << "[cluster]\nhost=\"" << hosts_[i] << "\"\nport=" << ports_[i]
+      << "\nseeds=[" << seeds << "]\nevent-log=\"" << event_log(i) << "\"\n"
       << extra << "\n[middleman]\nheartbeat-interval=100ms\n"
       << "connection-timeout=600ms\n";
   }
+}
+
+std::string cluster::event_log(int i) const {
+  return dir_ + "/events" + std::to_string(i) + ".log";
+}
+
+std::vector<std::string> cluster::event_logs() const {
+  std::vector<std::string> result;
+  for (int i = 0; i < size(); ++i)
+    result.push_back(event_log(i));
+  return result;
+}
+
+std::vector<std::string> cluster::near(int i,
+                                       std::vector<std::string> argv) const {
+  if (netns_.empty())
+    return argv;
+  static const std::string ip = access("/usr/sbin/ip", X_OK) == 0
+                                  ? "/usr/sbin/ip"
+                                  : "/sbin/ip";
+  argv.insert(argv.begin(), {ip, "netns", "exec", netns_[i]});
+  return argv;
+}
+
+bool cluster::partition(const std::vector<std::vector<int>>& groups) {
+  if (netns_.empty())
+    return false;
+  heal();
+  bool ok = true;
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (size_t h = 0; h < groups.size(); ++h)
+      if (g != h)
+        for (auto a : groups[g])
+          for (auto b : groups[h]) {
+            ok &= sh("ip -n " + netns_[a] + " route add blackhole " + hosts_[b]
+                     + "/32");
+            cut_.emplace_back(a, b);
+          }
+  return ok;
+}
+
+bool cluster::heal() {
+  bool ok = true;
+  for (auto& ab : cut_)
+    ok &= sh("ip -n " + netns_[ab.first] + " route del blackhole "
+             + hosts_[ab.second] + "/32");
+  cut_.clear();
+  return ok;
+}
+
+bool cluster::netem(int i, int delay_ms, int loss_percent) {
+  if (netns_.empty())
+    return false;
+  sh("tc qdisc del dev " + links_[i] + " root", true);
+  if (delay_ms == 0 && loss_percent == 0)
+    return true;
+  return sh("tc qdisc add dev " + links_[i] + " root netem delay "
+            + std::to_string(delay_ms) + "ms loss "
+            + std::to_string(loss_percent) + "%");
 }
 
 cluster::~cluster() {
@@ -208,6 +364,10 @@ cluster::~cluster() {
       kill(pids_[i], SIGCONT);
       signal(i, SIGKILL);
     }
+  for (auto& ns : netns_)
+    sh("ip netns del " + ns, true);
+  if (!bridge_.empty() && !netns_.empty())
+    sh("ip link del " + bridge_, true);
   if (dump_logs_if && dump_logs_if()) {
     // The nodes' own account of what happened, for the failure report.
     for (int i = 0; i < size(); ++i) {
@@ -223,7 +383,7 @@ cluster::~cluster() {
 }
 
 std::string cluster::name(int i) const {
-  return "127.0.0.1:" + std::to_string(ports_[i]);
+  return hosts_[i] + ":" + std::to_string(ports_[i]);
 }
 
 std::string cluster::log(int i) const {
@@ -240,8 +400,8 @@ int cluster::index_of(const std::string& node) const {
 bool cluster::start(int i) {
   auto path = log(i);
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pids_[i] = spawn({binary_, "--config-file=" + dir_ + "/node"
-                                + std::to_string(i) + ".ini"},
+  pids_[i] = spawn(near(i, {binary_, "--config-file=" + dir_ + "/node"
+                                       + std::to_string(i) + ".ini"}),
                    fd, fd);
   close(fd);
   auto up = "dtask-node " + name(i) + " up";
@@ -273,6 +433,11 @@ void cluster::signal(int i, int sig) {
   if (sig == SIGKILL || sig == SIGTERM) {
     waitpid(pids_[i], nullptr, 0);
     pids_[i] = 0;
+    if (sig == SIGKILL) {
+      // After the reap: the process surely ran nothing after this time.
+      std::ofstream f{kill_log(), std::ios::app};
+      f << "kill " << mono_now_ns() << " " << name(i) << "\n";
+    }
   }
 }
 
@@ -294,7 +459,7 @@ run_result cluster::cli(std::vector<std::string> args, int via) {
         via = i;
   args.insert(args.begin(), "--connect=" + name(via));
   args.insert(args.begin(), DTASK_CLI_BIN);
-  return run(args);
+  return run(near(via, std::move(args)));
 }
 
 std::vector<std::string> cluster::members(int via, std::string* orch,

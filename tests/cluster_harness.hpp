@@ -51,9 +51,38 @@ background_process run_background(const std::vector<std::string>& argv);
 bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout);
 
+/// Starts `argv` in the background with stdout and stderr appended to
+/// `log_path`; returns its pid (0 on failure).
+int spawn_logged(const std::vector<std::string>& argv,
+                 const std::string& log_path);
+
+/// Waits (bounded) for process `pid` to exit; returns its exit status, or
+/// -1 after killing it when `timeout` passed.
+int wait_exit(int pid, std::chrono::milliseconds timeout);
+
+/// Monotonic nanoseconds, comparable with the nodes' event logs.
+int64_t mono_now_ns();
+
+/// Selects a cluster whose nodes each run in a network namespace of their
+/// own, joined by a bridge, so that tests can cut links between them.
+struct netns_tag {};
+
 /// A cluster of real node processes that all share one seeds list.
+///
+/// Every node writes its task event log into the cluster's directory, and
+/// every SIGKILL the harness sends is recorded in `kill_log()`, for the
+/// invariant checkers.
 class cluster {
 public:
+  /// Empty if network namespaces can be used here, else why not.
+  static std::string netns_unavailable();
+
+  /// `n` nodes, each in a network namespace of its own on a private subnet
+  /// (10.X.Y.1..n), joined by a bridge in the caller's namespace. Every
+  /// namespace, link and address is created here and removed by the
+  /// destructor.
+  cluster(int n, netns_tag, std::string extra_cluster_keys = "");
+
   /// Prepares `n` nodes (not started). `extra_cluster_keys` lines go into
   /// the `[cluster]` section of every node.
   /// With `single_seed`, every node's seeds list holds only node 0.
@@ -117,11 +146,49 @@ public:
   /// Path of node `i`'s log.
   std::string log(int i) const;
 
+  /// The cluster's scratch directory, its nodes' event logs and kill log.
+  const std::string& dir() const {
+    return dir_;
+  }
+
+  std::string event_log(int i) const;
+
+  std::string kill_log() const {
+    return dir_ + "/kills.log";
+  }
+
+  std::vector<std::string> event_logs() const;
+
+  /// `argv` as it must run to reach node `i` (inside its namespace, if any).
+  std::vector<std::string> near(int i, std::vector<std::string> argv) const;
+
+  // -- network faults (namespaced clusters only) ------------------------------
+
+  /// Cuts every link between nodes of different groups (both directions);
+  /// nodes in no group keep all their links. Replaces any previous cut.
+  bool partition(const std::vector<std::vector<int>>& groups);
+
+  /// Restores every link.
+  bool heal();
+
+  /// Adds `delay_ms` of latency and `loss_percent` packet loss on node i's
+  /// link (both 0: removes it).
+  bool netem(int i, int delay_ms, int loss_percent);
+
 private:
+  void write_configs(const std::string& extra, bool single_seed);
+
   std::string dir_;
   std::string binary_;
+  std::vector<std::string> hosts_;
   std::vector<uint16_t> ports_;
   std::vector<int> pids_;
+  // Namespaced clusters: namespace names, host-side link names, the bridge,
+  // and the blackhole routes of the current cut (namespace, address).
+  std::vector<std::string> netns_;
+  std::vector<std::string> links_;
+  std::string bridge_;
+  std::vector<std::pair<int, int>> cut_;
 };
 
 } // namespace dtask_test

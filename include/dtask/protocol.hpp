@@ -94,16 +94,26 @@ inline const char* to_string(task_state x) {
 // -- public message types -----------------------------------------------------
 
 /// The reply to a successful start: where the task runs.
+///
+/// Callbacks: the cluster sends a task's callback at least once; in rare
+/// failover windows (an orchestrator cut off right after sending it) a
+/// second copy can follow. The client library (`spawn_client`, `client`)
+/// forwards exactly one per start: it routes callbacks through itself and
+/// drops copies by the start's token.
 struct task_ref {
   std::string name;
   /// `host:port` of the node that runs the worker.
   std::string node;
   caf::actor worker;
+  /// The incarnation: unique per start of a name, only grows. A task with
+  /// side effects outside the cluster can use it as a fencing token.
+  uint64_t epoch = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_ref& x) {
-  return f(caf::meta::type_name("dtask.task_ref"), x.name, x.node, x.worker);
+  return f(caf::meta::type_name("dtask.task_ref"), x.name, x.node, x.worker,
+           x.epoch);
 }
 
 /// The answer to `status`, one row of `list`, and the one message a callback
@@ -121,12 +131,15 @@ struct task_status {
   /// True if the answer comes from a side of the cluster without a majority:
   /// it may be out of date.
   bool stale = false;
+  /// The start's token (see `start_options`): a client matches a callback to
+  /// the start that asked for it.
+  uint64_t token = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_status& x) {
   return f(caf::meta::type_name("dtask.task_status"), x.name, x.state, x.node,
-           x.result, x.reason, x.epoch, x.stale);
+           x.result, x.reason, x.epoch, x.stale, x.token);
 }
 
 /// One row of `nodes`.

@@ -59,7 +59,7 @@ struct task_record {
   }
 
   task_status status() const {
-    return task_status{name, state, node, result, reason, epoch, false};
+    return task_status{name, state, node, result, reason, epoch, false, token};
   }
 };
 
@@ -152,14 +152,32 @@ public:
   /// Edge (6) for everything whose time is up.
   void expire(clock_type::time_point now) {
     while (!ended_.empty() && ended_.front().deadline <= now) {
-      auto i = records_.find(ended_.front().name);
+      auto& front = ended_.front();
+      auto i = records_.find(front.name);
       // The name may have been started again since; only forget the ended
       // incarnation that this queue entry stands for.
       if (i != records_.end() && !i->second.running()
-          && i->second.epoch == ended_.front().epoch)
+          && i->second.epoch == front.epoch)
         records_.erase(i);
+      auto range = ended_index_.equal_range(front.name);
+      for (auto j = range.first; j != range.second; ++j)
+        if (j->second == front.epoch) {
+          ended_index_.erase(j);
+          break;
+        }
       ended_.pop_front();
     }
+  }
+
+  /// True if this table ended incarnation `epoch` of `name` within the TTL,
+  /// even if the name was started again since: its callback went out, and a
+  /// late report of the same outcome must not send a second one.
+  bool ended_here(const std::string& name, uint64_t epoch) const {
+    auto range = ended_index_.equal_range(name);
+    for (auto j = range.first; j != range.second; ++j)
+      if (j->second == epoch)
+        return true;
+    return false;
   }
 
   /// Number of running tasks on `node`.
@@ -203,6 +221,7 @@ private:
     rec.worker = nullptr;
     // `ttl_` is constant, so deadlines enter this queue in order.
     ended_.push_back(ended_entry{now + ttl_, rec.name, rec.epoch});
+    ended_index_.emplace(rec.name, rec.epoch);
   }
 
   void dec_running(const std::string& node) {
@@ -215,6 +234,7 @@ private:
   std::unordered_map<std::string, task_record> records_;
   std::unordered_map<std::string, uint32_t> running_per_node_;
   std::deque<ended_entry> ended_;
+  std::unordered_multimap<std::string, uint64_t> ended_index_;
 };
 
 } // namespace dtask

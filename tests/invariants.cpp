@@ -1,0 +1,197 @@
+#include "invariants.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace dtask_test {
+
+namespace {
+
+constexpr int64_t forever = std::numeric_limits<int64_t>::max();
+
+struct instance {
+  std::string name;
+  uint64_t epoch = 0;
+  std::string node;
+  int64_t start = 0;
+  int64_t end = forever;
+  bool stopped = false;
+};
+
+/// Reads the rest of a line after `n` space-separated fields: names may
+/// hold spaces, so they come last.
+std::string rest_of(std::istringstream& in) {
+  std::string rest;
+  std::getline(in >> std::ws, rest);
+  return rest;
+}
+
+std::string ms(int64_t ns) {
+  return std::to_string(ns / 1000000) + " ms";
+}
+
+} // namespace
+
+std::string invariant_report::summary() const {
+  std::ostringstream out;
+  out << "starts " << starts << ", stops " << stops << ", kills " << kills
+      << ", accepted " << accepted << ", callbacks " << callbacks;
+  for (auto& kvp : outcomes)
+    out << ", " << kvp.first << " " << kvp.second;
+  for (auto& kvp : refused)
+    out << ", refused " << kvp.first << " " << kvp.second;
+  out << "; violations " << violations.size();
+  for (size_t i = 0; i < violations.size() && i < 20; ++i)
+    out << "\n  " << violations[i];
+  return out.str();
+}
+
+invariant_report check_invariants(const invariant_inputs& in) {
+  invariant_report rep;
+  // -- node events -> instances ---------------------------------------------
+  std::map<std::pair<std::string, uint64_t>, instance> instances;
+  std::map<std::string, std::vector<int64_t>> kills; // node -> times
+  {
+    std::ifstream f{in.kill_log};
+    std::string kind, node;
+    int64_t t;
+    while (f >> kind >> t >> node) {
+      kills[node].push_back(t);
+      ++rep.kills;
+    }
+    for (auto& kvp : kills)
+      std::sort(kvp.second.begin(), kvp.second.end());
+  }
+  for (auto& path : in.event_logs) {
+    std::ifstream f{path};
+    std::string text;
+    while (std::getline(f, text)) {
+      std::istringstream ln{text};
+      std::string kind;
+      ln >> kind;
+      if (kind == "start") {
+        instance x;
+        ln >> x.start >> x.epoch >> x.node;
+        x.name = rest_of(ln);
+        ++rep.starts;
+        auto key = std::make_pair(x.name, x.epoch);
+        if (instances.count(key) > 0)
+          rep.violations.push_back("incarnation " + x.name + "#"
+                                   + std::to_string(x.epoch)
+                                   + " started twice");
+        instances[key] = x;
+      } else if (kind == "stop") {
+        int64_t t = 0, end = 0;
+        uint64_t epoch = 0;
+        std::string node, state;
+        ln >> t >> end >> epoch >> node >> state;
+        auto name = rest_of(ln);
+        ++rep.stops;
+        auto i = instances.find(std::make_pair(name, epoch));
+        if (i == instances.end()) {
+          rep.violations.push_back("stop without start: " + name + "#"
+                                   + std::to_string(epoch));
+          continue;
+        }
+        i->second.end = end;
+        i->second.stopped = true;
+      }
+    }
+  }
+  // An instance without a stop ended when its process was killed.
+  for (auto& kvp : instances) {
+    auto& x = kvp.second;
+    if (x.stopped)
+      continue;
+    auto k = kills.find(x.node);
+    if (k == kills.end())
+      continue;
+    auto j = std::upper_bound(k->second.begin(), k->second.end(), x.start);
+    if (j != k->second.end())
+      x.end = *j;
+  }
+  // -- at most one instance per name, epochs grow ------------------------------
+  std::map<std::string, std::vector<const instance*>> by_name;
+  for (auto& kvp : instances)
+    by_name[kvp.first.first].push_back(&kvp.second);
+  for (auto& kvp : by_name) {
+    auto& xs = kvp.second;
+    std::sort(xs.begin(), xs.end(), [](const instance* a, const instance* b) {
+      return a->start < b->start;
+    });
+    const instance* prev = nullptr;
+    for (auto x : xs) {
+      if (prev != nullptr) {
+        if (x->start < prev->end)
+          rep.violations.push_back(
+            "overlap: " + x->name + "#" + std::to_string(prev->epoch) + " on "
+            + prev->node + " ran until "
+            + (prev->end == forever ? std::string{"the end"}
+                                    : ms(prev->end - x->start) + " after")
+            + " the start of #" + std::to_string(x->epoch) + " on " + x->node);
+        if (x->epoch <= prev->epoch)
+          rep.violations.push_back("epoch did not grow: " + x->name + "#"
+                                   + std::to_string(prev->epoch) + " then #"
+                                   + std::to_string(x->epoch));
+      }
+      if (prev == nullptr || x->end > prev->end)
+        prev = x;
+    }
+  }
+  // -- what the clients saw ------------------------------------------------------
+  std::set<std::pair<std::string, uint64_t>> accepted;
+  std::map<std::pair<std::string, uint64_t>, std::vector<std::string>> calls;
+  for (auto& path : in.client_logs) {
+    std::ifstream f{path};
+    std::string text;
+    while (std::getline(f, text)) {
+      std::istringstream ln{text};
+      std::string kind;
+      int64_t t = 0;
+      ln >> kind >> t;
+      if (kind == "accepted") {
+        std::string name, node;
+        uint64_t epoch = 0;
+        ln >> name >> epoch >> node;
+        ++rep.accepted;
+        accepted.emplace(name, epoch);
+      } else if (kind == "refused") {
+        std::string name, code;
+        ln >> name >> code;
+        ++rep.refused[code];
+      } else if (kind == "callback") {
+        std::string name, state;
+        uint64_t epoch = 0;
+        ln >> name >> epoch >> state;
+        ++rep.callbacks;
+        ++rep.outcomes[state];
+        calls[std::make_pair(name, epoch)].push_back(state);
+      }
+    }
+  }
+  for (auto& key : accepted) {
+    auto id = key.first + "#" + std::to_string(key.second);
+    if (instances.count(key) == 0)
+      rep.violations.push_back("accepted but never started: " + id);
+    auto i = calls.find(key);
+    if (in.exactly_once_callbacks && i == calls.end())
+      rep.violations.push_back("accepted but no callback: " + id);
+  }
+  for (auto& kvp : calls) {
+    auto id = kvp.first.first + "#" + std::to_string(kvp.first.second);
+    if (kvp.second.size() > 1)
+      rep.violations.push_back("callback delivered "
+                               + std::to_string(kvp.second.size())
+                               + " times: " + id);
+    for (auto& state : kvp.second)
+      if (state == "running")
+        rep.violations.push_back("callback with a non-terminal state: " + id);
+  }
+  return rep;
+}
+
+} // namespace dtask_test
