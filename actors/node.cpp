@@ -44,6 +44,7 @@ void event_sink::write(const std::string& line) const {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<task_state>("dtask.task_state");
+  cfg.add_message_type<restart_policy>("dtask.restart_policy");
   cfg.add_message_type<task_ref>("dtask.task_ref");
   cfg.add_message_type<task_status>("dtask.task_status");
   cfg.add_message_type<std::vector<task_status>>("dtask.task_status_list");

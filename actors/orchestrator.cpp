@@ -312,8 +312,14 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
         // name: this one must not run on.
         ack(self, registry, name, epoch);
       } else {
-        st.table.begin(name, e.status.node, epoch, e.order.token,
-                       e.order.callback);
+        auto& r = st.table.begin(name, e.status.node, epoch, e.order.token,
+                                 e.order.callback);
+        r.restart = e.order.restart;
+        r.attempt = e.order.attempt;
+        if (r.restart != restart_policy::never) {
+          r.type = e.order.type;
+          r.args = e.order.args;
+        }
         st.table.confirm(name, epoch, e.worker);
       }
       continue;
@@ -339,7 +345,8 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
     } else if (rec == nullptr || !rec->running()) {
       // Unknown here (a failover, or forgotten): record it.
       st.table.begin(name, e.status.node, epoch, e.order.token,
-                     e.order.callback);
+                     e.order.callback)
+        .attempt = e.order.attempt;
       auto ended = st.table.finish(name, epoch, e.status.state,
                                    std::move(e.status.result),
                                    std::move(e.status.reason), now);
@@ -522,14 +529,22 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   auto& node = st.ring.owner(opts.name);
   auto& target = st.members[node];
   auto epoch = (st.epoch << 32) | ++st.seq;
-  st.table.begin(opts.name, node, epoch, opts.token, opts.callback);
+  auto& rec_new = st.table.begin(opts.name, node, epoch, opts.token,
+                                 opts.callback);
+  if (opts.restart != restart_policy::never) {
+    // Kept to start it again if its node is lost.
+    rec_new.restart = opts.restart;
+    rec_new.type = type;
+    rec_new.args = args;
+  }
   // The registry answers the caller; its report confirms the worker here.
   // If its node dies first, the caller's attempt times out and its retry
   // (same token) finds the name lost and starts it anew.
   return self->delegate(target.registry, spawn_atom::value,
                         spawn_order{opts.name, std::move(type),
                                     std::move(args), std::move(opts.callback),
-                                    opts.token, epoch, st.epoch});
+                                    opts.token, epoch, st.epoch, opts.restart,
+                                    1});
 }
 
 /// A registry asks to keep running its workers ((b) above).
@@ -551,6 +566,50 @@ void quorum_answer(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
                clock_type::time_point{std::chrono::nanoseconds{sent_ns}});
 }
 
+/// Starts again, on the node the ring picks now, every restartable task of
+/// `node` (up to `max_epoch`) whose node is surely done with it (edge 7).
+void restart_lost(orchestrator_ptr self, const std::string& node,
+                  uint64_t max_epoch) {
+  auto& st = self->state;
+  if (st.ring.empty())
+    return;
+  std::vector<std::pair<std::string, uint64_t>> todo;
+  st.table.for_each(clock_type::now(), [&](task_record& rec) {
+    if (rec.running() && rec.node == node && rec.epoch <= max_epoch
+        && rec.restartable())
+      todo.emplace_back(rec.name, rec.epoch);
+  });
+  for (auto& t : todo) {
+    auto& target_node = st.ring.owner(t.first);
+    auto target = st.members.find(target_node);
+    if (target_node == node || target == st.members.end())
+      continue; // Not placeable now; declared lost below.
+    auto epoch = (st.epoch << 32) | ++st.seq;
+    auto rec = st.table.restart(t.first, t.second, target_node, epoch);
+    if (rec == nullptr)
+      continue;
+    settle(self, t.first, t.second, nullptr,
+           make_error(errc::node_down, t.first, node));
+    log_line{} << "dtask-orchestrator " << st.ctx->name << ": restarting "
+               << t.first << " on " << target_node << " (attempt "
+               << rec->attempt << ")";
+    spawn_order order{rec->name,  rec->type, rec->args, rec->callback,
+                      rec->token, epoch,     st.epoch,  rec->restart,
+                      rec->attempt};
+    auto name = rec->name;
+    self->request(target->second.registry, sync_timeout, spawn_atom::value,
+                  std::move(order))
+      .then(
+        [=](task_ref& ref) {
+          self->state.table.confirm(name, epoch, ref.worker);
+        },
+        [](caf::error&) {
+          // The registry refused (it also sent `spawned`, handled there), or
+          // its node is gone too (then that node's fence decides).
+        });
+  }
+}
+
 /// Every lease interval: quorum pings, fences that are due, and (every
 /// second) the TTL of finished tasks.
 void tick(orchestrator_ptr self) {
@@ -570,6 +629,7 @@ void tick(orchestrator_ptr self) {
       auto why = "the node " + i->first
                  + (f.dropped ? " was unreachable for longer than its lease"
                               : " died");
+      restart_lost(self, i->first, f.max_epoch);
       auto lost = st.table.node_lost(i->first, now, f.max_epoch, why);
       for (auto rec : lost) {
         settle(self, rec->name, rec->epoch, nullptr,
@@ -617,7 +677,19 @@ caf::behavior serving(orchestrator_ptr self) {
         caf::error& err) {
       // A registry refused a spawn order (its catalog lacks the type, or
       // this orchestrator is outdated); the caller got the error already.
-      self->state.table.abort(name, epoch);
+      auto& st = self->state;
+      auto rec = st.table.find(name, clock_type::now());
+      if (rec != nullptr && rec->epoch == epoch && rec->attempt > 1) {
+        // A restart that could not run: the task ends lost, and says why.
+        auto ended = st.table.finish(name, epoch, task_state::lost, {},
+                                     "lost with its node; the restart failed: "
+                                       + self->system().render(err),
+                                     clock_type::now());
+        if (ended != nullptr)
+          deliver_callback(self, *ended);
+        return;
+      }
+      st.table.abort(name, epoch);
       settle(self, name, epoch, nullptr, err);
     },
     [=](report_atom, std::vector<registry_entry>& entries) {

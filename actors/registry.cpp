@@ -289,8 +289,10 @@ task_ref launch(registry_ptr self, registry_entry& entry) {
   entry.worker = worker;
   // The worker holds its own copy of the arguments; nobody reads them
   // from the registry again (they would only cost memory and bytes on
-  // every report, mirror update and sync).
-  entry.order.args = caf::message{};
+  // every report, mirror update and sync), unless the task may have to
+  // start again elsewhere.
+  if (entry.order.restart == restart_policy::never)
+    entry.order.args = caf::message{};
   return task_ref{entry.order.name, st.ctx->name, std::move(worker),
                   entry.order.epoch};
 }
@@ -354,6 +356,7 @@ void spawn(registry_ptr self, spawn_order& order,
                              caf::message{}, std::string{}};
   entry.status.epoch = order.epoch;
   entry.status.token = order.token;
+  entry.status.attempt = order.attempt;
   entry.worker = nullptr;
   entry.order = std::move(order);
   if (!st.mirror_to) {
@@ -366,7 +369,8 @@ void spawn(registry_ptr self, spawn_order& order,
   // orchestrator knows every name that may run here. (Batched like the
   // reports: one mirror round trip per flush.)
   st.mirror_confirms.emplace_back(entry);
-  st.mirror_confirms.back().order.args = caf::message{};
+  if (entry.order.restart == restart_policy::never)
+    st.mirror_confirms.back().order.args = caf::message{};
   st.mirror_waiters.emplace_back(std::move(rp),
                                  task_key{entry.order.name, entry.order.epoch});
   schedule_flush(self);
@@ -458,6 +462,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       status.node = st.ctx->name;
       status.epoch = epoch;
       status.token = i->second.order.token;
+      status.attempt = i->second.order.attempt;
       w->second.result = std::move(status);
     },
     [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {

@@ -19,6 +19,7 @@ const char* usage =
   "usage: dtask --connect=HOST:PORT COMMAND [ARGS]\n"
   "commands:\n"
   "  start TYPE [ARG...] [--name=NAME] [--wait] [--timeout=SECONDS]\n"
+  "        [--restart=never|on-node-loss]\n"
   "  status NAME\n"
   "  list\n"
   "  nodes     members with their running tasks, as the orchestrator sees them\n"
@@ -76,7 +77,8 @@ std::string to_json(const caf::message& msg) {
 std::string to_json(const dtask::task_status& st) {
   std::string out = "{\"name\":" + quote(st.name) + ",\"state\":\""
                     + dtask::to_string(st.state) + "\",\"node\":"
-                    + quote(st.node) + ",\"epoch\":" + std::to_string(st.epoch);
+                    + quote(st.node) + ",\"epoch\":" + std::to_string(st.epoch)
+                    + ",\"attempt\":" + std::to_string(st.attempt);
   if (st.stale)
     out += ",\"stale\":true";
   if (st.state == dtask::task_state::done)
@@ -159,6 +161,7 @@ int main(int argc, char** argv) {
   long window_ms = dtask::default_retry_window.count();
   std::vector<std::string> positional;
   std::vector<std::string> caf_args;
+  auto restart = dtask::restart_policy::never;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* prefix) {
@@ -181,6 +184,15 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--wait") {
       wait = true;
+    } else if (arg.rfind("--restart=", 0) == 0) {
+      auto policy = value("--restart=");
+      if (policy == "never")
+        restart = dtask::restart_policy::never;
+      else if (policy == "on-node-loss")
+        restart = dtask::restart_policy::on_node_loss;
+      else
+        return usage_error("--restart= takes never or on-node-loss, not "
+                           + quote(policy));
     } else if (arg.rfind("--timeout=", 0) == 0) {
       timeout_s = std::atol(value("--timeout=").c_str());
       if (timeout_s <= 0)
@@ -234,6 +246,7 @@ int main(int argc, char** argv) {
     caf::scoped_actor callback{sys};
     dtask::start_options opts;
     opts.name = name;
+    opts.restart = restart;
     if (wait)
       opts.callback = caf::actor_cast<caf::actor>(callback);
     auto type = rest[0];

@@ -354,8 +354,9 @@ bool cluster::netem(int i, int delay_ms, int loss_percent) {
   if (delay_ms == 0 && loss_percent == 0)
     return true;
   return sh("tc qdisc add dev " + links_[i] + " root netem delay "
-            + std::to_string(delay_ms) + "ms loss "
-            + std::to_string(loss_percent) + "%");
+              + std::to_string(delay_ms) + "ms loss "
+              + std::to_string(loss_percent) + "%",
+            true);
 }
 
 cluster::~cluster() {

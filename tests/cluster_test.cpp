@@ -771,6 +771,66 @@ TEST(cluster_9, any_actor_can_start_and_observe_tasks) {
   caf::anon_send_exit(user, caf::exit_reason::kill);
 }
 
+// -- 10. restart policy ---------------------------------------------------------
+
+TEST(cluster_10, restart_on_node_loss_runs_the_task_again_elsewhere) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto victim = other_than(orch);
+  local_client lc{c, orch};
+  auto box = std::make_shared<inbox>();
+  auto cb = lc.recorder(box);
+  auto again = name_on(c, victim, "again-");
+  auto once = name_on(c, victim, "once-");
+  dtask::start_options opts;
+  opts.name = again;
+  opts.callback = cb;
+  opts.restart = dtask::restart_policy::on_node_loss;
+  ASSERT_TRUE(lc.cli->start("sleep", caf::make_message(int64_t{3000}), opts));
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{3000}), once, cb));
+  auto killed = std::chrono::steady_clock::now();
+  c.signal(victim, SIGKILL);
+  // It runs again on a survivor, as attempt 2, only once the dead node's
+  // lease surely ended; the task without the policy is lost.
+  ASSERT_TRUE(wait_until(
+    [&] {
+      auto st = lc.cli->status(again);
+      return st && st->state == dtask::task_state::running
+             && st->attempt == 2 && st->node != c.name(victim);
+    },
+    10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - killed, 1500ms);
+  ASSERT_TRUE(box->wait_for(2, 15s));
+  auto got = box->copy();
+  std::map<std::string, dtask::task_status> by_name;
+  for (auto& st : got)
+    by_name[st.name] = st;
+  EXPECT_EQ(by_name[once].state, dtask::task_state::lost);
+  EXPECT_EQ(by_name[once].attempt, 1u);
+  EXPECT_EQ(by_name[again].state, dtask::task_state::done);
+  EXPECT_EQ(by_name[again].attempt, 2u);
+  EXPECT_NE(by_name[again].node, c.name(victim));
+  EXPECT_EQ(got.size(), 2u);
+  // Two incarnations, on two nodes, with growing epochs.
+  std::vector<std::string> starts;
+  for (auto& path : c.event_logs()) {
+    std::ifstream in{path};
+    std::string line;
+    while (std::getline(in, line))
+      if (line.compare(0, 6, "start ") == 0
+          && line.size() > again.size()
+          && line.substr(line.size() - again.size() - 1) == " " + again)
+        starts.push_back(line);
+  }
+  EXPECT_EQ(starts.size(), 2u);
+  auto res = c.cli({"start", "sleep", "10", "--restart=sometimes"}, orch);
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("--restart= takes never or on-node-loss"),
+            std::string::npos)
+    << res.err;
+}
+
 // -- the command line ---------------------------------------------------------
 
 TEST(cli, exit_codes_and_json) {

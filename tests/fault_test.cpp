@@ -70,6 +70,7 @@ public:
         "--duration=" + std::to_string(duration.count()) + "s",
         "--drain=15s",
         "--concurrency=4",
+        "--restart-share=30",
         "--config-file=" + c.dir() + "/node0.ini"};
       pids_.push_back(dtask_test::spawn_logged(
         c.near(i, argv), c.dir() + "/loadgen" + std::to_string(i) + ".log"));
@@ -462,11 +463,19 @@ TEST(faults, chaos) {
   };
   cluster c{5, dtask_test::netns_tag{}};
   ASSERT_TRUE(c.start_all(30s));
+  // Latency and loss need the kernel's netem queueing discipline, which not
+  // every kernel has (this machine's does not): without it, that fault is
+  // left out, and the output says so.
+  auto with_netem = c.netem(0, 1, 0) && c.netem(0, 0, 0);
+  if (!with_netem)
+    std::cout << "chaos: no netem in this kernel; latency and loss faults "
+                 "left out"
+              << std::endl;
   workload w{c, all_of(c), std::chrono::seconds(seconds), seed, 40};
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   std::map<std::string, int> faults;
   while (std::chrono::steady_clock::now() + 6s < end) {
-    switch (pick(5)) {
+    switch (pick(with_netem ? 5 : 4)) {
       case 0: { // crash, then restart
         auto i = pick(c.size());
         c.signal(i, SIGKILL);

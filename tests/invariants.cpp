@@ -143,8 +143,10 @@ invariant_report check_invariants(const invariant_inputs& in) {
     }
   }
   // -- what the clients saw ------------------------------------------------------
-  std::set<std::pair<std::string, uint64_t>> accepted;
-  std::map<std::pair<std::string, uint64_t>, std::vector<std::string>> calls;
+  // Starts are identified by their token (a restarted task's callback
+  // carries its last attempt's epoch).
+  std::map<uint64_t, std::string> accepted; // token -> name#epoch
+  std::map<uint64_t, std::vector<std::string>> calls; // token -> states
   for (auto& path : in.client_logs) {
     std::ifstream f{path};
     std::string text;
@@ -155,42 +157,43 @@ invariant_report check_invariants(const invariant_inputs& in) {
       ln >> kind >> t;
       if (kind == "accepted") {
         std::string name, node;
-        uint64_t epoch = 0;
-        ln >> name >> epoch >> node;
+        uint64_t epoch = 0, token = 0;
+        ln >> name >> epoch >> node >> token;
         ++rep.accepted;
-        accepted.emplace(name, epoch);
+        accepted[token] = name + "#" + std::to_string(epoch);
+        if (instances.count(std::make_pair(name, epoch)) == 0)
+          rep.violations.push_back("accepted but never started: " + name + "#"
+                                   + std::to_string(epoch));
       } else if (kind == "refused") {
         std::string name, code;
         ln >> name >> code;
         ++rep.refused[code];
       } else if (kind == "callback") {
         std::string name, state;
-        uint64_t epoch = 0;
-        ln >> name >> epoch >> state;
+        uint64_t epoch = 0, token = 0;
+        uint32_t attempt = 0;
+        ln >> name >> epoch >> state >> token >> attempt;
         ++rep.callbacks;
         ++rep.outcomes[state];
-        calls[std::make_pair(name, epoch)].push_back(state);
+        if (attempt > 1)
+          ++rep.outcomes["after a restart"];
+        calls[token].push_back(name + "#" + std::to_string(epoch) + " "
+                               + state);
+        if (state == "running")
+          rep.violations.push_back("callback with a non-terminal state: "
+                                   + name + "#" + std::to_string(epoch));
       }
     }
   }
-  for (auto& key : accepted) {
-    auto id = key.first + "#" + std::to_string(key.second);
-    if (instances.count(key) == 0)
-      rep.violations.push_back("accepted but never started: " + id);
-    auto i = calls.find(key);
-    if (in.exactly_once_callbacks && i == calls.end())
-      rep.violations.push_back("accepted but no callback: " + id);
-  }
-  for (auto& kvp : calls) {
-    auto id = kvp.first.first + "#" + std::to_string(kvp.first.second);
+  for (auto& kvp : accepted)
+    if (in.exactly_once_callbacks && calls.count(kvp.first) == 0)
+      rep.violations.push_back("accepted but no callback: " + kvp.second);
+  for (auto& kvp : calls)
     if (kvp.second.size() > 1)
       rep.violations.push_back("callback delivered "
                                + std::to_string(kvp.second.size())
-                               + " times: " + id);
-    for (auto& state : kvp.second)
-      if (state == "running")
-        rep.violations.push_back("callback with a non-terminal state: " + id);
-  }
+                               + " times for one start: " + kvp.second[0]
+                               + ", " + kvp.second[1]);
   return rep;
 }
 

@@ -4,9 +4,11 @@
 // started again and again, and duplicates are refused while they run), keeps
 // `--concurrency` starts in flight, and records what a user would see, one
 // line per event, flushed at once (the file survives a kill):
-//   accepted T_NS NAME EPOCH NODE
+//   accepted T_NS NAME EPOCH NODE TOKEN
 //   refused T_NS NAME CODE
-//   callback T_NS NAME EPOCH STATE
+//   callback T_NS NAME EPOCH STATE TOKEN ATTEMPT
+// (TOKEN identifies the start; a restarted task's callback carries the epoch
+// of its last attempt.)
 // T_NS is the machine's monotonic clock, comparable with the nodes' event
 // logs. After `--duration` it stops starting and waits (at most `--drain`)
 // for the callbacks of every accepted start, then exits 0.
@@ -14,7 +16,8 @@
 //   dtask-loadgen --gateway=HOST:PORT --out=FILE [--names=20] [--prefix=n]
 //                 [--seed=1] [--duration=5s] [--drain=10s] [--concurrency=4]
 //                 [--min-sleep=20] [--max-sleep=300] [--window=MS]
-//                 [CAF options]
+//                 [--restart-share=PERCENT] [CAF options]
+// --restart-share: that share of the starts asks for restart=on-node-loss.
 
 #include <cstdio>
 #include <iostream>
@@ -53,6 +56,7 @@ struct options {
   int concurrency = 4;
   int min_sleep = 20;
   int max_sleep = 300;
+  int restart_share = 0;
 };
 
 struct driver_state {
@@ -63,8 +67,8 @@ struct driver_state {
   clock_type::time_point stop_at;
   clock_type::time_point drain_until;
   int in_flight = 0;
-  /// Accepted (name, epoch) without a callback yet.
-  std::set<std::pair<std::string, uint64_t>> open;
+  /// Tokens of accepted starts without a callback yet.
+  std::set<uint64_t> open;
   bool stopping = false;
 
   static const char* name;
@@ -96,6 +100,10 @@ void start_one(caf::stateful_actor<driver_state>* self) {
   dtask::start_options so;
   so.name = name;
   so.callback = caf::actor_cast<caf::actor>(self);
+  so.token = st.rng() | 1;
+  if (static_cast<int>(st.rng() % 100) < st.opts.restart_share)
+    so.restart = dtask::restart_policy::on_node_loss;
+  auto token = so.token;
   ++st.in_flight;
   self
     ->request(st.client, st.opts.window + std::chrono::seconds(5),
@@ -105,9 +113,10 @@ void start_one(caf::stateful_actor<driver_state>* self) {
       [=](dtask::task_ref& ref) {
         auto& st = self->state;
         --st.in_flight;
-        st.open.emplace(ref.name, ref.epoch);
+        st.open.insert(token);
         line(st, "accepted " + std::to_string(now_ns()) + " " + ref.name + " "
-                   + std::to_string(ref.epoch) + " " + ref.node);
+                   + std::to_string(ref.epoch) + " " + ref.node + " "
+                   + std::to_string(token));
         if (!st.stopping)
           start_one(self);
         maybe_quit(self);
@@ -160,10 +169,12 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self, options opts,
     },
     [=](dtask::task_status& status) {
       auto& st = self->state;
-      st.open.erase(std::make_pair(status.name, status.epoch));
+      st.open.erase(status.token);
       line(st, "callback " + std::to_string(now_ns()) + " " + status.name + " "
                  + std::to_string(status.epoch) + " "
-                 + dtask::to_string(status.state));
+                 + dtask::to_string(status.state) + " "
+                 + std::to_string(status.token) + " "
+                 + std::to_string(status.attempt));
       maybe_quit(self);
     },
   };
@@ -214,6 +225,8 @@ int main(int argc, char** argv) {
       opts.min_sleep = std::stoi(val);
     } else if (key == "--max-sleep") {
       opts.max_sleep = std::stoi(val);
+    } else if (key == "--restart-share") {
+      opts.restart_share = std::stoi(val);
     } else {
       caf_args.push_back(arg);
     }

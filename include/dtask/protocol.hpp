@@ -134,12 +134,14 @@ struct task_status {
   /// The start's token (see `start_options`): a client matches a callback to
   /// the start that asked for it.
   uint64_t token = 0;
+  /// Which attempt this is (1 unless restarted, see `restart_policy`).
+  uint32_t attempt = 1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_status& x) {
   return f(caf::meta::type_name("dtask.task_status"), x.name, x.state, x.node,
-           x.result, x.reason, x.epoch, x.stale, x.token);
+           x.result, x.reason, x.epoch, x.stale, x.token, x.attempt);
 }
 
 /// One row of `nodes`.
@@ -156,6 +158,20 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
            x.orchestrator, x.running);
 }
 
+/// What happens to a task whose node is lost (dies, or is cut off from the
+/// majority for longer than its lease).
+enum class restart_policy : uint8_t {
+  /// The task is `lost` (the default, as in the original library).
+  never,
+  /// It starts again, from its arguments, on the node the ring picks then:
+  /// at least once, up to `max_attempts` attempts in all. It starts again
+  /// only once the lost node surely stopped it: never two at once.
+  on_node_loss,
+};
+
+/// Attempts a restartable task gets in all (the first start included).
+constexpr uint32_t max_attempts = 3;
+
 /// What a caller may pass with a start. An empty `name` means "make me a
 /// UUID"; an invalid `callback` means "no callback". `token` identifies the
 /// caller's attempt: a retry of a start that got through carries the same
@@ -164,12 +180,13 @@ struct start_options {
   std::string name;
   caf::actor callback;
   uint64_t token = 0;
+  restart_policy restart = restart_policy::never;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, start_options& x) {
   return f(caf::meta::type_name("dtask.start_options"), x.name, x.callback,
-           x.token);
+           x.token, x.restart);
 }
 
 /// The typed interface of the orchestrator: what any CAF actor, local or
@@ -250,12 +267,14 @@ struct spawn_order {
   uint64_t token = 0;
   uint64_t epoch = 0;
   uint64_t orch_epoch = 0;
+  restart_policy restart = restart_policy::never;
+  uint32_t attempt = 1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, spawn_order& x) {
   return f(caf::meta::type_name("dtask.spawn_order"), x.name, x.type, x.args,
-           x.callback, x.token, x.epoch, x.orch_epoch);
+           x.callback, x.token, x.epoch, x.orch_epoch, x.restart, x.attempt);
 }
 
 /// Registry -> orchestrator: one task the registry owns, for `report` and

@@ -20,6 +20,9 @@
 // (5) the node died before the task ended: lost. Terminal states never change;
 // (6) a terminal record is forgotten `ttl` after it ended. Forgotten names and
 //     finished names may be started again.
+// (7) a task with `restart=on-node-loss` whose node is lost starts again
+//     elsewhere (running -> running with a new epoch and the next attempt),
+//     up to `max_attempts`; then (5).
 
 #include <chrono>
 #include <cstdint>
@@ -53,13 +56,23 @@ struct task_record {
   caf::message result;
   std::string reason;
   clock_type::time_point ended_at;
+  /// For restartable tasks: the policy, the attempt, and what to start again.
+  restart_policy restart = restart_policy::never;
+  uint32_t attempt = 1;
+  std::string type;
+  caf::message args;
+
+  bool restartable() const noexcept {
+    return restart == restart_policy::on_node_loss && attempt < max_attempts;
+  }
 
   bool running() const noexcept {
     return state == task_state::running;
   }
 
   task_status status() const {
-    return task_status{name, state, node, result, reason, epoch, false, token};
+    return task_status{name,  state, node,  result, reason,
+                       epoch, false, token, attempt};
   }
 };
 
@@ -103,6 +116,24 @@ public:
       rec->confirmed = true;
       rec->worker = std::move(worker);
     }
+    return rec;
+  }
+
+  /// Edge (7), restart: the running incarnation `epoch` of `name` was lost
+  /// with its node; the next attempt runs as `next_epoch` on `node`. Keeps
+  /// the callback, token, type and arguments. Returns the record, or nullptr.
+  task_record* restart(const std::string& name, uint64_t epoch,
+                       std::string node, uint64_t next_epoch) {
+    auto rec = running(name, epoch);
+    if (rec == nullptr)
+      return nullptr;
+    dec_running(rec->node);
+    rec->node = std::move(node);
+    ++running_per_node_[rec->node];
+    rec->epoch = next_epoch;
+    ++rec->attempt;
+    rec->confirmed = false;
+    rec->worker = nullptr;
     return rec;
   }
 
