@@ -285,7 +285,7 @@ void resolve(client_ptr self) {
 bool retryable(const caf::error& err) {
   if (err.category() == error_category)
     return is(err, errc::no_orchestrator) || is(err, errc::stale_orchestrator)
-           || is(err, errc::no_quorum);
+           || is(err, errc::no_quorum) || is(err, errc::node_down);
   // Timeouts and a receiver that went away.
   return true;
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -200,8 +201,26 @@ int node_main(int argc, char** argv, catalog cat) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log_line{} << "dtask-node " << node->name << " stopping on signal " << sig;
-  // Leaving is abrupt for now: peers see the node die, like a crash.
-  std::_Exit(0);
+  // A graceful leave: the cluster stops placing tasks here and elects a new
+  // orchestrator if this node ran it; running tasks get `leave-timeout` to
+  // finish, then are cut short and reported so; the node leaves once every
+  // outcome reached the orchestrator. A second signal leaves at once.
+  std::thread second([&] {
+    int again = 0;
+    sigwait(&stop_signals, &again);
+    log_line{} << "dtask-node " << node->name << ": second signal, leaving now";
+    std::_Exit(1);
+  });
+  second.detach();
+  caf::scoped_actor self{sys};
+  bool clean = false;
+  self
+    ->request(node->supervisor,
+              ncfg.leave_timeout + std::chrono::seconds(10), leave_atom::value)
+    .receive([&](bool x) { clean = x; }, [&](caf::error&) { clean = false; });
+  log_line{} << "dtask-node " << node->name << " left"
+             << (clean ? "" : " (some outcomes were not acknowledged)");
+  std::_Exit(clean ? 0 : 1);
 }
 
 } // namespace dtask

@@ -427,9 +427,12 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
       joined.push_back(kvp.second);
   }
   st.members = std::move(next);
+  // Leaving nodes keep their leases (they finish their tasks) but get no
+  // new ones.
   std::vector<std::string> names;
   for (auto& kvp : st.members)
-    names.push_back(kvp.first);
+    if (!kvp.second.leaving)
+      names.push_back(kvp.first);
   st.ring.assign(std::move(names));
   for (auto& m : joined)
     sync_member(self, m, [] {});
@@ -669,7 +672,9 @@ caf::behavior serving(orchestrator_ptr self) {
       auto& st = self->state;
       std::vector<node_info> result;
       for (auto& kvp : st.members)
-        result.push_back(node_info{kvp.first, "up", kvp.first == st.ctx->name,
+        result.push_back(node_info{kvp.first,
+                                   kvp.second.leaving ? "leaving" : "up",
+                                   kvp.first == st.ctx->name,
                                    st.table.running_on(kvp.first)});
       return result;
     },
@@ -718,7 +723,8 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
   st.table = task_table{st.ctx->config.finished_ttl};
   std::vector<std::string> names;
   for (auto& m : members) {
-    names.push_back(m.node);
+    if (!m.leaving)
+      names.push_back(m.node);
     st.syncing.insert(m.node);
     st.members.emplace(m.node, m);
   }

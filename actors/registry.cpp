@@ -67,6 +67,11 @@ struct registry_state {
   clock_type::time_point lease_until;
   /// Counts lease ticks; every 10th re-sends unacknowledged outcomes.
   uint64_t ticks = 0;
+  /// Set while the node leaves (SIGTERM): answered once every task ended
+  /// and its outcome was acknowledged.
+  caf::optional<caf::typed_response_promise<bool>> leave_promise;
+  clock_type::time_point leave_deadline;
+  bool leave_cut = false;
   /// Outcomes not acknowledged yet whose name was started again here (the
   /// new incarnation took the name's slot in `entries`).
   std::vector<registry_entry> displaced;
@@ -332,6 +337,8 @@ void spawn(registry_ptr self, spawn_order& order,
   if (order.orch_epoch < st.orchestrator.epoch)
     return refuse(make_error(errc::stale_orchestrator,
                              "spawn order from an outdated orchestrator"));
+  if (st.leave_promise)
+    return refuse(make_error(errc::node_down, order.name, st.ctx->name));
   if (!lease_valid(self)) {
     auto now = clock_type::now();
     if (now < st.lease_wait_until.value_or(now + lease_wait)) {
@@ -398,6 +405,47 @@ void drain_lease_waiters(registry_ptr self) {
   }
   for (auto& w : keep)
     st.lease_waiters.push_back(std::move(w));
+}
+
+/// While leaving: once no task runs and every outcome was acknowledged,
+/// answers the supervisor. At the deadline, stops the tasks still running
+/// and reports them failed, cut short by the leave; if the outcomes cannot
+/// be delivered (no orchestrator), gives up a few seconds later.
+void check_leave(registry_ptr self) {
+  auto& st = self->state;
+  if (!st.leave_promise)
+    return;
+  auto now = clock_type::now();
+  size_t running = 0;
+  for (auto& kvp : st.entries)
+    if (kvp.second.status.state == task_state::running)
+      ++running;
+  if (running > 0 && now >= st.leave_deadline && !st.leave_cut) {
+    st.leave_cut = true;
+    for (auto& w : st.workers) {
+      w.second.result = task_status{};
+      auto& r = *w.second.result;
+      r.name = w.second.key.name;
+      r.state = task_state::failed;
+      r.node = st.ctx->name;
+      r.reason = "cut short: the node " + st.ctx->name + " left the cluster";
+      r.epoch = w.second.key.epoch;
+      auto i = st.entries.find(r.name);
+      if (i != st.entries.end()) {
+        r.token = i->second.order.token;
+        r.attempt = i->second.order.attempt;
+      }
+      self->send_exit(caf::actor_cast<caf::actor>(w.first),
+                      caf::exit_reason::user_shutdown);
+    }
+    log_line{} << "dtask-node " << st.ctx->name << ": leaving; cut short "
+               << running << " tasks";
+  }
+  auto settled = running == 0 && st.displaced.empty() && st.entries.empty();
+  if (settled || now >= st.leave_deadline + std::chrono::seconds(5)) {
+    st.leave_promise->deliver(settled);
+    st.leave_promise = caf::none;
+  }
 }
 
 caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
@@ -479,12 +527,22 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
           continue;
         forget(self, key.name, key.epoch);
       }
+      check_leave(self);
+    },
+    [=](leave_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<bool>();
+      st.leave_promise = rp;
+      st.leave_deadline = clock_type::now() + st.ctx->config.leave_timeout;
+      check_leave(self);
+      return rp;
     },
     // -- leases -------------------------------------------------------------
     [=](tick_atom) {
       auto& st = self->state;
       check_lease(self);
       drain_lease_waiters(self);
+      check_leave(self);
       if (st.orchestrator.handle) {
         self->send(st.orchestrator.handle, lease_atom::value,
                    st.orchestrator.epoch, mono_ns(clock_type::now()));

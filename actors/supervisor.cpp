@@ -78,6 +78,9 @@ struct supervisor_state {
   /// The last run of the watchdog, and until when a stall holds elections.
   std::chrono::steady_clock::time_point last_watchdog;
   std::chrono::steady_clock::time_point no_election_until;
+  /// This node is leaving (SIGTERM), and the peers that announced so.
+  bool leaving = false;
+  std::set<std::string> leaving_peers;
 
   static const char* name;
 };
@@ -89,8 +92,11 @@ using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
 std::vector<member> all_members(supervisor_ptr self) {
   auto& st = self->state;
   std::vector<member> result{st.self_member};
-  for (auto& kvp : st.peers)
+  result.back().leaving = st.leaving;
+  for (auto& kvp : st.peers) {
     result.push_back(kvp.second);
+    result.back().leaving = st.leaving_peers.count(kvp.first) > 0;
+  }
   return result;
 }
 
@@ -108,11 +114,12 @@ bool sees_majority(supervisor_ptr self) {
   return n >= st.ctx->quorum();
 }
 
-/// The live voter peer with the smallest name: the next to be elected.
+/// The live voter peer with the smallest name that is not leaving: the next
+/// to be elected.
 const member* next_voter(supervisor_ptr self) {
   auto& st = self->state;
   for (auto& kvp : st.peers)
-    if (st.ctx->is_voter(kvp.first))
+    if (st.ctx->is_voter(kvp.first) && st.leaving_peers.count(kvp.first) == 0)
       return &kvp.second;
   return nullptr;
 }
@@ -170,7 +177,7 @@ void elect(supervisor_ptr self) {
   auto& st = self->state;
   if (st.orchestrator.handle || !st.first_round_done)
     return;
-  if (!st.ctx->is_voter(st.ctx->name) || !sees_majority(self))
+  if (st.leaving || !st.ctx->is_voter(st.ctx->name) || !sees_majority(self))
     return;
   auto next = next_voter(self);
   if (next != nullptr && next->node < st.ctx->name)
@@ -194,6 +201,7 @@ void remove_peer(supervisor_ptr self, std::string node) {
     return;
   self->demonitor(i->second.supervisor);
   st.peers.erase(i);
+  st.leaving_peers.erase(node);
   if (st.peers.empty())
     st.alone_since = std::chrono::steady_clock::now();
   log_line{} << "dtask-node " << st.ctx->name << ": member " << node << " down";
@@ -384,6 +392,38 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
       add_peer(self, m);
       return view(self);
     },
+    [=](leave_atom) -> caf::result<bool> {
+      // SIGTERM: announce the leave, hand the orchestrator over, let the
+      // registry finish (or cut short) its tasks, then answer.
+      auto& st = self->state;
+      st.leaving = true;
+      log_line{} << "dtask-node " << st.ctx->name << ": leaving";
+      for (auto& kvp : st.peers)
+        self->send(kvp.second.supervisor, leave_atom::value, st.ctx->name);
+      if (st.local_orchestrator) {
+        // The peers learned of the leave first (same connection, in order):
+        // the next voter elects itself when this one goes down.
+        self->send_exit(st.local_orchestrator, caf::exit_reason::user_shutdown);
+        st.local_orchestrator = nullptr;
+        update_mirror(self);
+      }
+      auto rp = self->make_response_promise<bool>();
+      self
+        ->request(st.self_member.registry, caf::infinite, leave_atom::value)
+        .then([=](bool clean) mutable { rp.deliver(clean); },
+              [=](caf::error&) mutable { rp.deliver(false); });
+      return rp;
+    },
+    [=](leave_atom, const std::string& node) {
+      auto& st = self->state;
+      if (st.peers.count(node) == 0)
+        return;
+      st.leaving_peers.insert(node);
+      log_line{} << "dtask-node " << st.ctx->name << ": member " << node
+                 << " is leaving";
+      push_members(self);
+      elect(self);
+    },
     [=](orch_atom, orchestrator_ref& ref) {
       if (supersedes(ref, self->state.orchestrator))
         adopt(self, std::move(ref));
@@ -393,7 +433,7 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
       auto& st = self->state;
       std::vector<node_info> result;
       for (auto& m : all_members(self))
-        result.push_back(node_info{m.node, "up",
+        result.push_back(node_info{m.node, m.leaving ? "leaving" : "up",
                                    m.node == st.orchestrator.node
                                      && st.orchestrator.handle,
                                    0});

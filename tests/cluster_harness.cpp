@@ -442,6 +442,14 @@ void cluster::signal(int i, int sig) {
   }
 }
 
+int cluster::reap(int i, std::chrono::milliseconds timeout) {
+  if (pids_[i] <= 0)
+    return -1;
+  auto rc = wait_exit(pids_[i], timeout);
+  pids_[i] = 0;
+  return rc;
+}
+
 bool cluster::start_all(std::chrono::milliseconds timeout) {
   for (int i = 0; i < size(); ++i)
     if (!start(i))

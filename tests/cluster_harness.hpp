@@ -103,8 +103,12 @@ public:
   /// Starts (or restarts) node `i` and waits for its "up" line.
   bool start(int i);
 
-  /// Sends `sig` to node `i`; SIGKILL also reaps it.
+  /// Sends `sig` to node `i`; SIGKILL and SIGTERM also reap it.
   void signal(int i, int sig);
+
+  /// Waits (bounded) for node `i` to exit by itself; its exit status, or -1
+  /// (then it was killed).
+  int reap(int i, std::chrono::milliseconds timeout);
 
   int size() const {
     return static_cast<int>(ports_.size());

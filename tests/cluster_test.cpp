@@ -3,6 +3,7 @@
 // would see them. Test names carry the numbered item of the core issue they
 // hold the code to.
 
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <sstream>
@@ -829,6 +830,83 @@ TEST(cluster_10, restart_on_node_loss_runs_the_task_again_elsewhere) {
   EXPECT_NE(res.err.find("--restart= takes never or on-node-loss"),
             std::string::npos)
     << res.err;
+}
+
+// -- 11. graceful leave ---------------------------------------------------------
+
+TEST(cluster_11, a_leaving_node_finishes_or_cuts_short_its_tasks_and_takes_no_new) {
+  cluster c{3, "leave-timeout=2s"};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto victim = other_than(orch);
+  local_client lc{c, orch};
+  auto box = std::make_shared<inbox>();
+  auto cb = lc.recorder(box);
+  auto quick = name_on(c, victim, "quick-");
+  auto slow = name_on(c, victim, "slow-");
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{1000}), quick, cb));
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{60000}), slow, cb));
+  kill(c.pid(victim), SIGTERM);
+  // The cluster stops placing tasks there at once.
+  ASSERT_TRUE(wait_until(
+    [&] {
+      auto res = c.cli({"nodes"}, orch);
+      for (auto& line : res.lines)
+        if (dtask_test::json_field(line, "node") == c.name(victim))
+          return dtask_test::json_field(line, "state") == "leaving";
+      return false;
+    },
+    5s));
+  for (int i = 0; i < 20; ++i) {
+    auto ref = lc.start("echo", caf::make_message(int64_t{i}),
+                        name_on(c, victim, "new-" + std::to_string(i) + "-"));
+    ASSERT_TRUE(ref) << caf::to_string(ref.error());
+    EXPECT_NE(ref->node, c.name(victim));
+  }
+  // The quick task finishes; the slow one is cut short and says so.
+  ASSERT_TRUE(box->wait_for(2, 10s));
+  std::map<std::string, dtask::task_status> by_name;
+  for (auto& st : box->copy())
+    by_name[st.name] = st;
+  EXPECT_EQ(by_name[quick].state, dtask::task_state::done);
+  EXPECT_EQ(by_name[slow].state, dtask::task_state::failed);
+  EXPECT_NE(by_name[slow].reason.find("cut short"), std::string::npos)
+    << by_name[slow].reason;
+  // It leaves once its outcomes are recorded, with exit code 0.
+  EXPECT_EQ(c.reap(victim, 10s), 0);
+  EXPECT_EQ(lc.state(slow), "failed");
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+}
+
+TEST(cluster_11, the_orchestrators_node_leaves_without_a_failed_start) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto via = other_than(orch);
+  local_client lc{c, via};
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::vector<std::string> errors;
+  std::thread caller([&] {
+    for (int i = 0; !stop; ++i) {
+      auto ref = lc.start("echo", caf::make_message(int64_t{i}));
+      if (ref)
+        ++ok;
+      else
+        errors.push_back(caf::to_string(ref.error()));
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return ok > 100; }, 10s));
+  kill(c.pid(orch), SIGTERM);
+  EXPECT_EQ(c.reap(orch, 15s), 0);
+  auto before = ok.load();
+  ASSERT_TRUE(wait_until([&] { return ok > before + 100; }, 10s));
+  stop = true;
+  caller.join();
+  EXPECT_TRUE(errors.empty()) << errors.size() << " errors, first: "
+                              << (errors.empty() ? "" : errors.front());
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+  EXPECT_NE(c.orchestrator(via), orch);
 }
 
 // -- the command line ---------------------------------------------------------

@@ -59,6 +59,9 @@ struct node_config {
   uint64_t max_args_bytes = 64 * 1024;
   /// How often the supervisor retries seeds and unreachable members.
   std::chrono::milliseconds retry_interval{500};
+  /// How long a leaving node (SIGTERM) waits for its running tasks before it
+  /// stops them and reports them cut short.
+  std::chrono::milliseconds leave_timeout{10000};
   /// File the node appends its task events to (one line per start and stop
   /// of a worker, with monotonic times), for invariant checkers; empty: none.
   std::string event_log;
@@ -98,6 +101,8 @@ inline const char* cluster_config_help() {
          "    max-args-bytes  integer   largest serialized task arguments "
          "(65536)\n"
          "    retry-interval  duration  how often seeds are retried (500ms)\n"
+         "    leave-timeout   duration  on SIGTERM, how long running tasks may\n"
+         "                              finish before they are cut short (10s)\n"
          "    event-log       string    file to append task events to (none)\n";
 }
 
@@ -169,6 +174,10 @@ inline std::string read_cluster_config(const caf::settings& section,
       auto err = detail::read_duration(key, val, out.finished_ttl);
       if (!err.empty())
         return err;
+    } else if (key == "leave-timeout") {
+      auto err = detail::read_duration(key, val, out.leave_timeout);
+      if (!err.empty())
+        return err;
     } else if (key == "retry-interval") {
       auto err = detail::read_duration(key, val, out.retry_interval);
       if (!err.empty())
@@ -188,7 +197,7 @@ inline std::string read_cluster_config(const caf::settings& section,
     } else {
       return key_error(key, "unknown key (known: host, port, seeds, "
                             "finished-ttl, max-args-bytes, retry-interval, "
-                            "event-log)");
+                            "leave-timeout, event-log)");
     }
   }
   return {};

@@ -71,6 +71,10 @@ using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
 /// See the timing argument in orchestrator.cpp.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using quorum_atom = caf::atom_constant<caf::atom("quorum")>;
+/// Internal: graceful leave. `(leave)` node main -> its supervisor (on
+/// SIGTERM) and supervisor -> its registry; `(leave, node)` supervisor ->
+/// peers: stop placing tasks on `node` and do not elect it.
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
 /// Internal: periodic self-messages.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
@@ -212,12 +216,15 @@ struct member {
   std::string node;
   caf::actor supervisor;
   caf::actor registry;
+  /// The node is leaving (SIGTERM): it finishes its tasks, takes no new
+  /// ones, and is not elected.
+  bool leaving = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member& x) {
   return f(caf::meta::type_name("dtask.member"), x.node, x.supervisor,
-           x.registry);
+           x.registry, x.leaving);
 }
 
 /// Which orchestrator a node follows. Epochs only grow: a higher epoch
