@@ -141,6 +141,11 @@ struct orchestrator_state {
   bool covered = false;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
+  /// Node -> how often its tasks were declared lost by a fence. Spawn orders
+  /// and lease grants carry it: a registry refuses orders sent before the
+  /// last fence (an order delayed by a partition or a hang must not start
+  /// a task the orchestrator declared lost and may have started elsewhere).
+  std::map<std::string, uint64_t> node_gen;
   uint64_t ticks = 0;
 
   static const char* name;
@@ -547,7 +552,7 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
                         spawn_order{opts.name, std::move(type),
                                     std::move(args), std::move(opts.callback),
                                     opts.token, epoch, st.epoch, opts.restart,
-                                    1});
+                                    1, st.node_gen[node]});
 }
 
 /// A registry asks to keep running its workers ((b) above).
@@ -555,9 +560,11 @@ void grant_lease(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
   auto& st = self->state;
   if (epoch != st.epoch || !has_quorum(self))
     return;
-  if (member_by_registry(self, caf::actor_cast<caf::actor_addr>(self->current_sender())) != nullptr)
+  auto m = member_by_registry(
+    self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
+  if (m != nullptr)
     self->send(caf::actor_cast<caf::actor>(self->current_sender()),
-               lease_atom::value, epoch, sent_ns);
+               lease_atom::value, epoch, sent_ns, st.node_gen[m->node]);
 }
 
 /// A registry still follows this orchestrator ((a) above).
@@ -596,9 +603,10 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
     log_line{} << "dtask-orchestrator " << st.ctx->name << ": restarting "
                << t.first << " on " << target_node << " (attempt "
                << rec->attempt << ")";
-    spawn_order order{rec->name,  rec->type, rec->args, rec->callback,
-                      rec->token, epoch,     st.epoch,  rec->restart,
-                      rec->attempt};
+    spawn_order order{rec->name,    rec->type,  rec->args,
+                      rec->callback, rec->token, epoch,
+                      st.epoch,     rec->restart, rec->attempt,
+                      st.node_gen[target_node]};
     auto name = rec->name;
     self->request(target->second.registry, sync_timeout, spawn_atom::value,
                   std::move(order))
@@ -634,6 +642,7 @@ void tick(orchestrator_ptr self) {
                               : " died");
       restart_lost(self, i->first, f.max_epoch);
       auto lost = st.table.node_lost(i->first, now, f.max_epoch, why);
+      ++st.node_gen[i->first];
       for (auto rec : lost) {
         settle(self, rec->name, rec->epoch, nullptr,
                make_error(errc::node_down, rec->name, rec->node));
@@ -729,7 +738,7 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
     st.members.emplace(m.node, m);
   }
   st.ring.assign(std::move(names));
-  st.takeover = epoch > 1;
+  st.takeover = (epoch >> 8) > 1; // Not the first round of elections.
   auto go_live = [=] {
     auto& st = self->state;
     if (st.live || !st.syncing.empty())

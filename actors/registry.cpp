@@ -65,6 +65,9 @@ struct registry_state {
   node_context_ptr ctx;
   /// Until when this node's workers may run (see the file comment).
   clock_type::time_point lease_until;
+  /// The orchestrator's fence count for this node in its latest grant (see
+  /// spawn_order::node_gen); reset when following a new orchestrator.
+  uint64_t node_gen = 0;
   /// Counts lease ticks; every 10th re-sends unacknowledged outcomes.
   uint64_t ticks = 0;
   /// Set while the node leaves (SIGTERM): answered once every task ended
@@ -153,7 +156,7 @@ std::vector<registry_entry> coalesce(std::vector<registry_entry> reports) {
 
 void launch_waiting(registry_ptr self,
                     caf::typed_response_promise<task_ref>& rp,
-                    const task_key& key);
+                    const task_key& key, bool mirrored);
 
 void flush(registry_ptr self) {
   auto& st = self->state;
@@ -168,21 +171,22 @@ void flush(registry_ptr self) {
     auto waiters = std::make_shared<decltype(st.mirror_waiters)>(
       std::move(st.mirror_waiters));
     st.mirror_waiters.clear();
-    // The workers start once the mirror holds their entries (or the mirror
-    // failed to answer: then the supervisor picks a new one, which gets a
-    // full copy of the entries).
-    auto release = [self, waiters] {
+    // The workers start once the mirror holds their entries. If the mirror
+    // does not answer, they do not start: this node may be cut off, and the
+    // next orchestrator would not know of them.
+    auto release = [self, waiters](bool mirrored) {
       for (auto& w : *waiters)
-        launch_waiting(self, w.first, w.second);
+        launch_waiting(self, w.first, w.second, mirrored);
     };
     if (st.mirror_to)
       self
         ->request(st.mirror_to, std::chrono::seconds(2), mirror_atom::value,
-                  st.ctx->name, std::move(st.mirror_confirms), false)
-        .then([release] { release(); },
-              [release](caf::error&) { release(); });
+                  sync_atom::value, st.ctx->name, st.orchestrator.epoch,
+                  std::move(st.mirror_confirms))
+        .then([release](bool) { release(true); },
+              [release](caf::error&) { release(false); });
     else
-      release();
+      release(true); // This node no longer runs the orchestrator.
     st.mirror_confirms.clear();
   }
   if (st.mirror_to && !st.mirror_updates.empty())
@@ -304,10 +308,23 @@ task_ref launch(registry_ptr self, registry_entry& entry) {
 
 void launch_waiting(registry_ptr self,
                     caf::typed_response_promise<task_ref>& rp,
-                    const task_key& key) {
+                    const task_key& key, bool mirrored) {
   auto& st = self->state;
   check_lease(self);
   auto i = st.entries.find(key.name);
+  if (!mirrored) {
+    auto err = make_error(errc::node_down, key.name, st.ctx->name);
+    if (i != st.entries.end() && i->second.order.epoch == key.epoch
+        && i->second.status.state == task_state::running
+        && !i->second.worker) {
+      st.entries.erase(i);
+      if (st.orchestrator.handle)
+        self->send(st.orchestrator.handle, spawned_atom::value, key.name,
+                   key.epoch, err);
+    }
+    rp.deliver(std::move(err));
+    return;
+  }
   if (i == st.entries.end() || i->second.order.epoch != key.epoch
       || i->second.status.state != task_state::running || i->second.worker) {
     rp.deliver(make_error(errc::no_quorum, "the node " + st.ctx->name
@@ -338,6 +355,8 @@ void spawn(registry_ptr self, spawn_order& order,
     return refuse(make_error(errc::stale_orchestrator,
                              "spawn order from an outdated orchestrator"));
   if (st.leave_promise)
+    return refuse(make_error(errc::node_down, order.name, st.ctx->name));
+  if (order.orch_epoch == st.orchestrator.epoch && order.node_gen < st.node_gen)
     return refuse(make_error(errc::node_down, order.name, st.ctx->name));
   if (!lease_valid(self)) {
     auto now = clock_type::now();
@@ -560,14 +579,16 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       }
       self->delayed_send(self, lease_interval, tick_atom::value);
     },
-    [=](lease_atom, uint64_t orch_epoch, int64_t sent_ns) {
+    [=](lease_atom, uint64_t orch_epoch, int64_t sent_ns, uint64_t gen) {
       // A grant from the orchestrator: valid from the moment of the request.
       auto& st = self->state;
-      if (orch_epoch != st.orchestrator.epoch)
+      if (orch_epoch != st.orchestrator.epoch || !st.orchestrator.handle
+          || self->current_sender() != st.orchestrator.handle.address())
         return;
       auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
                    + lease_duration;
       st.lease_until = std::max(st.lease_until, until);
+      st.node_gen = std::max(st.node_gen, gen);
       drain_lease_waiters(self);
     },
     [=](quorum_atom a, uint64_t orch_epoch, int64_t sent_ns) {
@@ -593,9 +614,13 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     [=](sync_atom, orchestrator_ref& orch)
       -> caf::result<std::vector<registry_entry>> {
       auto& st = self->state;
-      if (orch.epoch < st.orchestrator.epoch)
+      if (orch.epoch < st.orchestrator.epoch
+          || (orch.epoch == st.orchestrator.epoch
+              && orch.handle != st.orchestrator.handle))
         return make_error(errc::stale_orchestrator,
                           "sync from an outdated orchestrator");
+      if (orch.epoch != st.orchestrator.epoch)
+        st.node_gen = 0;
       st.orchestrator = std::move(orch);
       // Ask for a lease at once: spawn orders may follow right away.
       self->send(st.orchestrator.handle, lease_atom::value,
@@ -660,6 +685,22 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all, true);
       self->send(st.mirror_to, mirror_atom::value, members_atom::value,
                  st.ctx->name, st.own_members);
+    },
+    [=](mirror_atom, sync_atom, const std::string& origin,
+        uint64_t origin_epoch,
+        std::vector<registry_entry>& entries) -> caf::result<bool> {
+      // Starts on the orchestrator's node, confirmed before they run. A
+      // registry that follows a newer orchestrator refuses them: that
+      // orchestrator took its copy of the mirror when it synced here, and
+      // counts on knowing every name that may run on the origin.
+      auto& st = self->state;
+      if (origin_epoch < st.orchestrator.epoch)
+        return make_error(errc::stale_orchestrator,
+                          "mirror update from a replaced orchestrator's node");
+      auto& mine = st.mirrored[origin];
+      for (auto& e : entries)
+        mine[e.order.name] = std::move(e);
+      return true;
     },
     [=](mirror_atom, const std::string& origin,
         std::vector<registry_entry>& updates, bool replace_all) {

@@ -187,7 +187,14 @@ void elect(supervisor_ptr self) {
     return; // The tick tries again.
   if (now - st.last_watchdog > stall_threshold || now < st.no_election_until)
     return; // Stalled: what this node sees may be the past.
-  auto epoch = st.last_epoch + 1;
+  // Epochs are unique per node: (round << 8) | this node's index among the
+  // voters. Two nodes that elect in the same round (on two sides of a
+  // partition, one after the other) still get different epochs, and every
+  // registry follows only ever higher ones: fencing needs that.
+  auto& v = st.ctx->voters;
+  auto index = static_cast<uint64_t>(
+    std::lower_bound(v.begin(), v.end(), st.ctx->name) - v.begin());
+  auto epoch = (((st.last_epoch >> 8) + 1) << 8) | (index & 0xFF);
   st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
                                              all_members(self));
   adopt(self, orchestrator_ref{st.local_orchestrator, st.ctx->name, epoch});

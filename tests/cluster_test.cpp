@@ -917,10 +917,11 @@ TEST(cli, exit_codes_and_json) {
   auto res = c.cli({"start", "sleep", "10000", "--name=j"});
   EXPECT_EQ(res.rc, 0);
   ASSERT_EQ(res.lines.size(), 1u);
-  // The epoch: orchestrator epoch 1 in the high half, the first start.
+  // The epoch: the orchestrator's epoch in the high half (round 1, voter
+  // index 0: 1 << 8), then the first start.
   EXPECT_EQ(res.lines[0], "{\"name\":\"j\",\"node\":\"" + c.name(0)
                             + "\",\"state\":\"running\",\"epoch\":"
-                            + std::to_string((uint64_t{1} << 32) | 1) + "}");
+                            + std::to_string((uint64_t{1} << 40) | 1) + "}");
   res = c.cli({"start", "sleep", "10000", "--name=j"});
   EXPECT_EQ(res.rc, 1);
   EXPECT_EQ(res.lines[0], "{\"error\":\"already_running\",\"name\":\"j\","

@@ -169,6 +169,10 @@ inline std::string read_cluster_config(const caf::settings& section,
           return key_error(key, err);
         seeds.push_back(std::move(ep));
       }
+      if (seeds.size() > 255)
+        return key_error(key, "at most 255 seeds (the cluster's voting "
+                              "members), got "
+                                + std::to_string(seeds.size()));
       out.seeds = std::move(seeds);
     } else if (key == "finished-ttl") {
       auto err = detail::read_duration(key, val, out.finished_ttl);

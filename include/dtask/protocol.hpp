@@ -276,12 +276,17 @@ struct spawn_order {
   uint64_t orch_epoch = 0;
   restart_policy restart = restart_policy::never;
   uint32_t attempt = 1;
+  /// How often the orchestrator declared the target node's tasks lost
+  /// before this order: a registry refuses an order older than its latest
+  /// lease grant's count (the order was given up on).
+  uint64_t node_gen = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, spawn_order& x) {
   return f(caf::meta::type_name("dtask.spawn_order"), x.name, x.type, x.args,
-           x.callback, x.token, x.epoch, x.orch_epoch, x.restart, x.attempt);
+           x.callback, x.token, x.epoch, x.orch_epoch, x.restart, x.attempt,
+           x.node_gen);
 }
 
 /// Registry -> orchestrator: one task the registry owns, for `report` and
