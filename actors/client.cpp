@@ -63,6 +63,10 @@ struct client_state {
   bool tick_scheduled = false;
   /// Why the last resolve failed, if the cluster said so (`no_quorum`).
   caf::error last_refusal;
+  /// The orchestrator whose node went down, and until when a node that has
+  /// not noticed yet and still names it is asked again instead.
+  orchestrator_ref lost;
+  clock_type::time_point lost_until;
   std::map<uint64_t, pending_request> pending;
   uint64_t next_id = 0;
   boost::uuids::random_generator uuids;
@@ -238,7 +242,14 @@ void ask_whereis(client_ptr self) {
   self->request(st.gateway, resolve_timeout, whereis_atom::value)
     .then(
       [=](orchestrator_ref& ref) {
-        self->state.last_refusal = caf::error{};
+        auto& st = self->state;
+        if (ref.handle == st.lost.handle && clock_type::now() < st.lost_until) {
+          // The gateway did not notice yet: ask again shortly.
+          st.resolving = false;
+          schedule_retry(self);
+          return;
+        }
+        st.last_refusal = caf::error{};
         connect_and_adopt(self, std::move(ref));
       },
       [=](caf::error& err) {
@@ -362,8 +373,11 @@ caf::behavior client_actor(client_ptr self, caf::actor gateway, endpoint ep,
     if (dm.source == st.gateway.address())
       st.gateway = nullptr;
     if (st.orchestrator.handle
-        && dm.source == st.orchestrator.handle.address())
+        && dm.source == st.orchestrator.handle.address()) {
+      st.lost = st.orchestrator;
+      st.lost_until = clock_type::now() + std::chrono::seconds(2);
       orchestrator_lost(self, st.orchestrator.epoch);
+    }
   });
   return {
     [=](start_atom a, std::string& type, caf::message& args,

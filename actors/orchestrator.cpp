@@ -672,8 +672,10 @@ caf::behavior serving(orchestrator_ptr self) {
     },
     [=](list_atom) {
       std::vector<task_status> result;
+      auto stale = !has_quorum(self);
       self->state.table.for_each(clock_type::now(), [&](task_record& rec) {
         result.push_back(rec.status());
+        result.back().stale = stale;
       });
       return result;
     },

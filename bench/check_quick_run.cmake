@@ -10,7 +10,8 @@ foreach(key baseline_tcp_rtt_us_p50 baseline_caf_rtt_us_p50
             start_latency_us_p99 starts_per_s_sequential
             starts_per_s_pipelined completions_per_s status_latency_us_p50
             status_latency_us_p99 failover_ms_p50 failover_ms_max
-            failover_client_errors hang_detect_ms_p50 bytes_per_running_task
+            failover_client_errors failover_stop_ms_p50 failover_stop_ms_max
+            failover_stop_client_errors hang_detect_ms_p50 bytes_per_running_task
             spread_max_over_mean param_n param_nodes machine_cores)
   string(FIND "${out}" "\"${key}\":" pos)
   if(pos EQUAL -1)

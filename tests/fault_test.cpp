@@ -383,6 +383,11 @@ void partition_scenario(int minority_size) {
   // The minority refuses starts: its clients see no_quorum once their retry
   // window (5 s) ran out.
   ASSERT_TRUE(wait_until([&] { return w.refusals("no_quorum") > 0; }, 15s));
+  // Reads on the minority side are still answered, marked stale.
+  auto listed = c.cli({"list", "--retry-window=1000"}, minority[0]);
+  EXPECT_EQ(listed.rc, 0) << listed.err;
+  ASSERT_FALSE(listed.lines.empty());
+  EXPECT_EQ(listed.field("stale"), "true") << listed.lines[0];
   auto healed_at = dtask_test::mono_now_ns();
   ASSERT_TRUE(c.heal());
   ASSERT_TRUE(wait_until([&] { return c.formed(); }, 20s));
@@ -446,7 +451,10 @@ TEST(faults, flapping_link) {
 
 TEST(faults, chaos) {
   REQUIRE_NETNS();
-  uint64_t seed = std::random_device{}();
+  // CI replays one fault sequence (the timing still varies from run to run);
+  // elsewhere each run draws a new one. scripts/chaos explores at length.
+  uint64_t seed = std::getenv("CI") != nullptr ? 1488324234
+                                               : std::random_device{}();
   if (auto env = std::getenv("DTASK_CHAOS_SEED"))
     seed = std::stoull(env);
   int seconds = 60;

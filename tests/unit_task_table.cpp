@@ -123,3 +123,46 @@ TEST_F(task_table_test, running_tasks_never_expire) {
   table.begin("a", "n1:1", 7, 0, caf::actor{});
   EXPECT_NE(table.find("a", t0 + 24h), nullptr);
 }
+
+TEST_F(task_table_test, edge5_node_lost_spares_incarnations_after_the_drop) {
+  table.begin("old", "n1:1", 7, 0, caf::actor{});
+  table.begin("new", "n1:1", 9, 0, caf::actor{});
+  auto lost = table.node_lost("n1:1", t0, 8, "cut off");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0]->name, "old");
+  EXPECT_EQ(lost[0]->reason, "cut off");
+  EXPECT_TRUE(table.find("new", t0)->running());
+}
+
+TEST_F(task_table_test, edge7_restart_moves_a_running_task_to_its_next_attempt) {
+  auto& rec = table.begin("a", "n1:1", 7, 42, caf::actor{});
+  rec.restart = dtask::restart_policy::on_node_loss;
+  rec.type = "sleep";
+  EXPECT_TRUE(rec.restartable());
+  auto next = table.restart("a", 7, "n2:2", 11);
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->epoch, 11u);
+  EXPECT_EQ(next->attempt, 2u);
+  EXPECT_EQ(next->node, "n2:2");
+  EXPECT_EQ(next->token, 42u);
+  EXPECT_EQ(next->type, "sleep");
+  EXPECT_FALSE(next->confirmed);
+  EXPECT_EQ(table.running_on("n1:1"), 0u);
+  EXPECT_EQ(table.running_on("n2:2"), 1u);
+  // Only the running incarnation restarts, and only up to max_attempts.
+  EXPECT_EQ(table.restart("a", 7, "n2:2", 12), nullptr);
+  table.restart("a", 11, "n3:3", 13);
+  EXPECT_EQ(table.find("a", t0)->attempt, dtask::max_attempts);
+  EXPECT_FALSE(table.find("a", t0)->restartable());
+}
+
+TEST_F(task_table_test, ended_here_remembers_ends_even_after_a_restart_of_the_name) {
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  EXPECT_FALSE(table.ended_here("a", 7));
+  table.finish("a", 7, task_state::lost, {}, "", t0);
+  table.begin("a", "n1:1", 8, 0, caf::actor{});
+  EXPECT_TRUE(table.ended_here("a", 7));
+  EXPECT_FALSE(table.ended_here("a", 8));
+  table.expire(t0 + 60s);
+  EXPECT_FALSE(table.ended_here("a", 7));
+}
