@@ -45,10 +45,15 @@ constexpr auto alone_grace = std::chrono::seconds(2);
 /// gap above `stall_threshold` means the process did not run (SIGSTOP, a VM
 /// pause, swapping): its peers may have declared it dead meanwhile, and the
 /// down messages it finds on waking up describe the past. It then holds
-/// elections for `alone_grace` and rejoins through its seeds as a follower.
+/// elections for `stall_hold` and rejoins through its seeds as a follower.
 /// A false alarm (a very busy machine) only delays an election.
 constexpr auto watchdog_interval = std::chrono::milliseconds(100);
 constexpr auto stall_threshold = std::chrono::milliseconds(400);
+/// How long a node that woke from a stall holds its elections: long enough
+/// to reconnect and hear whom the cluster follows (a heartbeat timeout and a
+/// bit), short enough that, if it is the rightful successor, the other
+/// nodes' leases (1.5 s) do not run out before it elects.
+constexpr auto stall_hold = std::chrono::milliseconds(800);
 
 using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
 
@@ -78,6 +83,10 @@ struct supervisor_state {
   /// The last run of the watchdog, and until when a stall holds elections.
   std::chrono::steady_clock::time_point last_watchdog;
   std::chrono::steady_clock::time_point no_election_until;
+  /// The orchestrator this node last saw go down, and until when an
+  /// announcement of it (from a peer that has not noticed yet) is ignored.
+  caf::actor dead_orchestrator;
+  std::chrono::steady_clock::time_point dead_until;
   /// This node is leaving (SIGTERM), and the peers that announced so.
   bool leaving = false;
   std::set<std::string> leaving_peers;
@@ -155,6 +164,9 @@ void push_members(supervisor_ptr self) {
 
 void adopt(supervisor_ptr self, orchestrator_ref ref) {
   auto& st = self->state;
+  if (ref.handle == st.dead_orchestrator
+      && std::chrono::steady_clock::now() < st.dead_until)
+    return; // Stale news from a peer that did not notice its death yet.
   if (st.orchestrator.handle)
     self->demonitor(st.orchestrator.handle);
   if (st.local_orchestrator && st.local_orchestrator != ref.handle) {
@@ -323,6 +335,12 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
     if (st.orchestrator.handle && dm.source == st.orchestrator.handle.address()) {
       log_line{} << "dtask-node " << st.ctx->name << ": orchestrator "
                 << st.orchestrator.node << " down";
+      st.dead_orchestrator = st.orchestrator.handle;
+      // Peers notice within a heartbeat or so; until then they may still
+      // announce it. Longer would also ignore a genuine announcement after
+      // a reconnect (a resumed node sees such downs for live actors).
+      st.dead_until = std::chrono::steady_clock::now()
+                      + std::chrono::milliseconds(500);
       st.orchestrator = orchestrator_ref{};
       if (st.local_orchestrator
           && dm.source == st.local_orchestrator.address())
@@ -355,7 +373,7 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
       auto now = std::chrono::steady_clock::now();
       auto gap = now - st.last_watchdog;
       if (gap > stall_threshold) {
-        st.no_election_until = now + alone_grace;
+        st.no_election_until = now + stall_hold;
         // The cluster may have replaced this node's orchestrator while it
         // stood still; one that kept running on a stale view could place
         // starts on this node alone. It steps down; the node rejoins.
@@ -464,6 +482,17 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
     },
     [=](tick_atom) {
       auto& st = self->state;
+      // Without an orchestrator (e.g. announcements of one that looked dead
+      // were ignored), ask the peers whom they follow.
+      if (!st.orchestrator.handle)
+        for (auto& kvp : st.peers)
+          self->request(kvp.second.supervisor, join_timeout, whereis_atom::value)
+            .then(
+              [=](orchestrator_ref& ref) {
+                if (supersedes(ref, self->state.orchestrator))
+                  adopt(self, std::move(ref));
+              },
+              [](caf::error&) {});
       for (auto& ep : st.ctx->config.seeds) {
         auto node = ep.to_string();
         if (st.peers.count(node) == 0)

@@ -158,10 +158,13 @@ invariant_report check_invariants(const invariant_inputs& in) {
       if (kind == "accepted") {
         std::string name, node;
         uint64_t epoch = 0, token = 0;
-        ln >> name >> epoch >> node >> token;
+        int restartable = 0;
+        ln >> name >> epoch >> node >> token >> restartable;
         ++rep.accepted;
         accepted[token] = name + "#" + std::to_string(epoch);
-        if (instances.count(std::make_pair(name, epoch)) == 0)
+        // (A retried start of a restartable task is answered with its
+        // latest attempt, which may not have run if it was lost at once.)
+        if (restartable == 0 && instances.count(std::make_pair(name, epoch)) == 0)
           rep.violations.push_back("accepted but never started: " + name + "#"
                                    + std::to_string(epoch));
       } else if (kind == "refused") {

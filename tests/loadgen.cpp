@@ -4,7 +4,7 @@
 // started again and again, and duplicates are refused while they run), keeps
 // `--concurrency` starts in flight, and records what a user would see, one
 // line per event, flushed at once (the file survives a kill):
-//   accepted T_NS NAME EPOCH NODE TOKEN
+//   accepted T_NS NAME EPOCH NODE TOKEN RESTARTABLE(0|1)
 //   refused T_NS NAME CODE
 //   callback T_NS NAME EPOCH STATE TOKEN ATTEMPT
 // (TOKEN identifies the start; a restarted task's callback carries the epoch
@@ -104,6 +104,7 @@ void start_one(caf::stateful_actor<driver_state>* self) {
   if (static_cast<int>(st.rng() % 100) < st.opts.restart_share)
     so.restart = dtask::restart_policy::on_node_loss;
   auto token = so.token;
+  auto restartable = so.restart != dtask::restart_policy::never;
   ++st.in_flight;
   self
     ->request(st.client, st.opts.window + std::chrono::seconds(5),
@@ -116,7 +117,7 @@ void start_one(caf::stateful_actor<driver_state>* self) {
         st.open.insert(token);
         line(st, "accepted " + std::to_string(now_ns()) + " " + ref.name + " "
                    + std::to_string(ref.epoch) + " " + ref.node + " "
-                   + std::to_string(token));
+                   + std::to_string(token) + (restartable ? " 1" : " 0"));
         if (!st.stopping)
           start_one(self);
         maybe_quit(self);
