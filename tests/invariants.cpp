@@ -147,6 +147,10 @@ invariant_report check_invariants(const invariant_inputs& in) {
   // carries its last attempt's epoch).
   std::map<uint64_t, std::string> accepted; // token -> name#epoch
   std::map<uint64_t, std::vector<std::string>> calls; // token -> states
+  // Accepted starts with no start event: fine if the task was lost before
+  // it ran (its node died first; a retry is answered as that start).
+  std::map<uint64_t, std::string> never_started;
+  std::map<uint64_t, std::string> final_state;
   for (auto& path : in.client_logs) {
     std::ifstream f{path};
     std::string text;
@@ -162,11 +166,8 @@ invariant_report check_invariants(const invariant_inputs& in) {
         ln >> name >> epoch >> node >> token >> restartable;
         ++rep.accepted;
         accepted[token] = name + "#" + std::to_string(epoch);
-        // (A retried start of a restartable task is answered with its
-        // latest attempt, which may not have run if it was lost at once.)
         if (restartable == 0 && instances.count(std::make_pair(name, epoch)) == 0)
-          rep.violations.push_back("accepted but never started: " + name + "#"
-                                   + std::to_string(epoch));
+          never_started.emplace(token, name + "#" + std::to_string(epoch));
       } else if (kind == "refused") {
         std::string name, code;
         ln >> name >> code;
@@ -182,11 +183,18 @@ invariant_report check_invariants(const invariant_inputs& in) {
           ++rep.outcomes["after a restart"];
         calls[token].push_back(name + "#" + std::to_string(epoch) + " "
                                + state);
+        final_state[token] = state;
         if (state == "running")
           rep.violations.push_back("callback with a non-terminal state: "
                                    + name + "#" + std::to_string(epoch));
       }
     }
+  }
+  for (auto& kvp : never_started) {
+    auto i = final_state.find(kvp.first);
+    if (i != final_state.end() && i->second != "lost")
+      rep.violations.push_back("ended " + i->second
+                               + " but never started: " + kvp.second);
   }
   for (auto& kvp : accepted)
     if (in.exactly_once_callbacks && calls.count(kvp.first) == 0)

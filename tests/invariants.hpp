@@ -9,7 +9,8 @@
 //   An instance runs from its node's `start` event until its `stop` event's
 //   end time, or until its process was killed, or forever if neither came;
 // - fencing: the incarnations of one name start with growing epochs;
-// - every accepted start really ran (its node logged a `start`), except that
+// - every accepted start really ran (its node logged a `start`), or ended
+//   `lost` (its node died before it ran; a retry is answered as that start);
 //   the retry of a restartable start may name its latest attempt;
 // - callbacks: never two for one incarnation; with `exactly_once`, every
 //   accepted start got exactly one, in a terminal state.
