@@ -139,6 +139,12 @@ struct orchestrator_state {
   /// True if every node the previous orchestrator may have granted a lease
   /// to is accounted for (see (d)).
   bool covered = false;
+  /// For `covered`, decided when going live: the members whose registry
+  /// answered a sync, and what the mirrored member lists require.
+  std::set<std::string> synced;
+  std::set<std::string> cover_required;
+  std::set<std::string> cover_origins;
+  bool have_mirrored_lists = false;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
   /// Node -> how often its tasks were declared lost by a fence. Spawn orders
@@ -204,10 +210,7 @@ void quorum_ack(orchestrator_ptr self, const std::string& node,
   if (!st.first_quorum && has_quorum(self)) {
     st.first_quorum = clock_type::now();
     log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
-               << st.epoch << " holds a majority"
-               << (st.takeover && !st.covered
-                     ? "; unknown names wait for the previous leases to end"
-                     : "");
+               << st.epoch << " holds a majority";
   }
 }
 
@@ -330,15 +333,7 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
       continue;
     }
     // An outcome.
-    if (same) {
-      auto ended = st.table.finish(name, epoch, e.status.state,
-                                   std::move(e.status.result),
-                                   std::move(e.status.reason), now);
-      if (ended != nullptr) {
-        settle(self, name, epoch, ended, caf::error{});
-        deliver_callback(self, *ended);
-      } // Else recorded before (e.g. declared lost); the ack was lost.
-    } else if (rec != nullptr && rec->epoch > epoch) {
+    if (!same && rec != nullptr && rec->epoch > epoch) {
       // An older incarnation; the table holds a newer one. Its end is news
       // only if this orchestrator did not end it (e.g. a lease-expired task
       // declared lost here before the name was started again).
@@ -347,24 +342,23 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
         e.status.token = e.order.token;
         self->send(e.order.callback, e.status);
       }
-    } else if (rec == nullptr || !rec->running()) {
-      // Unknown here (a failover, or forgotten): record it.
-      st.table.begin(name, e.status.node, epoch, e.order.token,
-                     e.order.callback)
-        .attempt = e.order.attempt;
+    } else if (!same && rec != nullptr && rec->running()) {
+      // A newer outcome while an older incarnation runs in the table: cannot
+      // happen (a name starts only when its previous incarnation ended).
+      // The registry keeps it.
+      continue;
+    } else {
+      if (!same) // Unknown here (a failover, or forgotten): record it.
+        st.table.begin(name, e.status.node, epoch, e.order.token,
+                       e.order.callback)
+          .attempt = e.order.attempt;
       auto ended = st.table.finish(name, epoch, e.status.state,
                                    std::move(e.status.result),
                                    std::move(e.status.reason), now);
       if (ended != nullptr) {
         settle(self, name, epoch, ended, caf::error{});
         deliver_callback(self, *ended);
-      }
-    }
-    else {
-      // A newer outcome while an older incarnation runs in the table: cannot
-      // happen (a name starts only when its previous incarnation ended).
-      // The registry keeps it.
-      continue;
+      } // Else recorded before (e.g. declared lost); the ack was lost.
     }
     ack(self, registry, name, epoch);
   }
@@ -381,6 +375,7 @@ void sync_member(orchestrator_ptr self, const member& m,
     .then(
       [=](std::vector<registry_entry>& entries) {
         // Syncing is following: the answer counts as a quorum answer.
+        self->state.synced.insert(m.node);
         quorum_ack(self, m.node, sent);
         merge(self, registry, entries);
         done();
@@ -746,6 +741,17 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
     if (st.live || !st.syncing.empty())
       return;
     st.live = true;
+    // Every node the previous orchestrator may have leased to must have
+    // answered our sync (a member that did not is no better than an
+    // unreachable one), or be a node whose starts were mirrored here.
+    st.covered = st.have_mirrored_lists;
+    for (auto& node : st.cover_required)
+      if (st.synced.count(node) == 0 && st.cover_origins.count(node) == 0)
+        st.covered = false;
+    if (st.takeover && !st.covered)
+      log_line{} << "dtask-orchestrator " << st.ctx->name
+                 << ": unknown names wait until the previous orchestrator's "
+                    "leases surely ended";
     self->set_default_handler(caf::print_and_drop);
     self->become(serving(self));
   };
@@ -769,18 +775,13 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
     .then(
       [=](std::vector<mirrored_members>& lists) {
         auto& st = self->state;
-        std::set<std::string> origins;
-        std::set<std::string> required(st.ctx->voters.begin(),
-                                       st.ctx->voters.end());
+        st.cover_required.insert(st.ctx->voters.begin(), st.ctx->voters.end());
         for (auto& l : lists) {
-          origins.insert(l.origin);
-          required.insert(l.origin);
-          required.insert(l.members.begin(), l.members.end());
+          st.cover_origins.insert(l.origin);
+          st.cover_required.insert(l.origin);
+          st.cover_required.insert(l.members.begin(), l.members.end());
         }
-        st.covered = !lists.empty();
-        for (auto& node : required)
-          if (st.members.count(node) == 0 && origins.count(node) == 0)
-            st.covered = false;
+        st.have_mirrored_lists = !lists.empty();
         st.syncing.erase(mirror_key);
         go_live();
       },
