@@ -87,6 +87,8 @@ struct supervisor_state {
   /// announcement of it (from a peer that has not noticed yet) is ignored.
   caf::actor dead_orchestrator;
   std::chrono::steady_clock::time_point dead_until;
+  /// True while a pre-vote (see `elect`) is under way.
+  bool prevoting = false;
   /// This node is leaving (SIGTERM), and the peers that announced so.
   bool leaving = false;
   std::set<std::string> leaving_peers;
@@ -185,9 +187,9 @@ void adopt(supervisor_ptr self, orchestrator_ref ref) {
 
 /// Starts a new orchestrator here if there is none and this node has the
 /// smallest name among the live members.
-void elect(supervisor_ptr self) {
+void elect(supervisor_ptr self, bool prevoted = false) {
   auto& st = self->state;
-  if (st.orchestrator.handle || !st.first_round_done)
+  if (st.orchestrator.handle || !st.first_round_done || st.prevoting)
     return;
   if (st.leaving || !st.ctx->is_voter(st.ctx->name) || !sees_majority(self))
     return;
@@ -199,6 +201,38 @@ void elect(supervisor_ptr self) {
     return; // The tick tries again.
   if (now - st.last_watchdog > stall_threshold || now < st.no_election_until)
     return; // Stalled: what this node sees may be the past.
+  if (!prevoted && !st.peers.empty()) {
+    // Pre-vote: ask the peers whom they follow first. A node that lost its
+    // connections (it hung, or its link flapped) sees its orchestrator "go
+    // down" while the others still follow it, or a newer one: then it
+    // adopts that instead of taking over. Costs one round trip.
+    st.prevoting = true;
+    auto left = std::make_shared<size_t>(st.peers.size());
+    auto found = std::make_shared<orchestrator_ref>();
+    auto step = [=] {
+      if (--*left > 0)
+        return;
+      self->state.prevoting = false;
+      if (supersedes(*found, self->state.orchestrator))
+        adopt(self, *found);
+      elect(self, true);
+    };
+    for (auto& kvp : st.peers)
+      self
+        ->request(kvp.second.supervisor, std::chrono::milliseconds(300),
+                  whereis_atom::value)
+        .then(
+          [=](orchestrator_ref& ref) {
+            auto& st = self->state;
+            auto dead = ref.handle == st.dead_orchestrator
+                        && std::chrono::steady_clock::now() < st.dead_until;
+            if (!dead && supersedes(ref, *found))
+              *found = std::move(ref);
+            step();
+          },
+          [=](caf::error&) { step(); });
+    return;
+  }
   // Epochs are unique per node: (round << 8) | this node's index among the
   // voters. Two nodes that elect in the same round (on two sides of a
   // partition, one after the other) still get different epochs, and every
