@@ -109,6 +109,11 @@ struct fence {
   caf::actor registry;
   /// Incarnations started after the drop do not belong to it.
   uint64_t max_epoch = UINT64_MAX;
+  /// Unique per fence: a task that the node's own registry reported running
+  /// to this orchestrator after the fence was set is vouched for by a live
+  /// registry under this orchestrator's lease, and the fence skips it
+  /// (`task_record::vouched`).
+  uint64_t id = 0;
 };
 
 struct orchestrator_state {
@@ -147,6 +152,7 @@ struct orchestrator_state {
   bool have_mirrored_lists = false;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
+  uint64_t fence_ids = 0;
   /// Node -> how often its tasks were declared lost by a fence. Spawn orders
   /// and lease grants carry it: a registry refuses orders sent before the
   /// last fence (an order delayed by a partition or a hang must not start
@@ -307,14 +313,29 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
     } else if (e.status.state == task_state::running) {
       // A mirror of a task of a node that is gone: it may run on until its
       // lease ends; the fence declares it lost then.
-      st.fences.emplace(e.status.node, fence{now, caf::actor{}, UINT64_MAX});
+      // Only incarnations of older orchestrators: the mirror holds no other.
+      if (st.fences.count(e.status.node) == 0)
+        st.fences.emplace(e.status.node,
+                          fence{now, caf::actor{}, (st.epoch << 32) | st.seq,
+                                ++st.fence_ids});
     }
+    // The node's own registry reports a running task: it follows this
+    // orchestrator and runs the task under its leases, so a fence set on
+    // the node before (it was cut off, or known only from a mirror) must
+    // not declare the task lost.
+    auto vouch = [&](const task_record* r) {
+      auto f = st.fences.find(e.status.node);
+      if (r != nullptr && origin != st.members.end()
+          && f != st.fences.end())
+        st.table.vouch(name, epoch, f->second.id);
+    };
     if (e.status.state == task_state::running) {
       if (same && rec->running()) {
         if (!rec->confirmed) {
           auto confirmed = st.table.confirm(name, epoch, e.worker);
           settle(self, name, epoch, confirmed, caf::error{});
         }
+        vouch(rec);
       } else if (same || (rec != nullptr && rec->running())) {
         // Already declared over (lost), or another incarnation holds the
         // name: this one must not run on.
@@ -328,7 +349,7 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
           r.type = e.order.type;
           r.args = e.order.args;
         }
-        st.table.confirm(name, epoch, e.worker);
+        vouch(st.table.confirm(name, epoch, e.worker));
       }
       continue;
     }
@@ -407,9 +428,11 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     // lease surely ended.
     auto max_epoch = (st.epoch << 32) | st.seq;
     if (i != next.end())
-      st.fences[kvp.first] = fence{caf::none, caf::actor{}, max_epoch};
+      st.fences[kvp.first] = fence{caf::none, caf::actor{}, max_epoch,
+                                   ++st.fence_ids};
     else
-      st.fences[kvp.first] = fence{now, kvp.second.registry, max_epoch};
+      st.fences[kvp.first] = fence{now, kvp.second.registry, max_epoch,
+                                   ++st.fence_ids};
     st.quorum_acks.erase(kvp.first);
     st.syncing.erase(kvp.first);
   }
@@ -574,14 +597,14 @@ void quorum_answer(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
 /// Starts again, on the node the ring picks now, every restartable task of
 /// `node` (up to `max_epoch`) whose node is surely done with it (edge 7).
 void restart_lost(orchestrator_ptr self, const std::string& node,
-                  uint64_t max_epoch) {
+                  uint64_t max_epoch, uint64_t fence_id) {
   auto& st = self->state;
   if (st.ring.empty())
     return;
   std::vector<std::pair<std::string, uint64_t>> todo;
   st.table.for_each(clock_type::now(), [&](task_record& rec) {
     if (rec.running() && rec.node == node && rec.epoch <= max_epoch
-        && rec.restartable())
+        && rec.vouched != fence_id && rec.restartable())
       todo.emplace_back(rec.name, rec.epoch);
   });
   for (auto& t : todo) {
@@ -635,8 +658,8 @@ void tick(orchestrator_ptr self) {
       auto why = "the node " + i->first
                  + (f.dropped ? " was unreachable for longer than its lease"
                               : " died");
-      restart_lost(self, i->first, f.max_epoch);
-      auto lost = st.table.node_lost(i->first, now, f.max_epoch, why);
+      restart_lost(self, i->first, f.max_epoch, f.id);
+      auto lost = st.table.node_lost(i->first, now, f.max_epoch, why, f.id);
       ++st.node_gen[i->first];
       for (auto rec : lost) {
         settle(self, rec->name, rec->epoch, nullptr,

@@ -87,6 +87,14 @@ struct registry_state {
   std::unordered_map<std::string, registry_entry> entries;
   /// Worker address -> the incarnation it runs, for down messages.
   std::unordered_map<caf::actor_addr, worker_info> workers;
+  /// Names whose worker this registry killed (lease ran out, or the cluster
+  /// declared the task over) and whose down message has not arrived yet:
+  /// the actor may still exist, so the name does not start here again
+  /// until it is gone. Name -> number of such workers.
+  std::unordered_map<std::string, uint32_t> stopping;
+  /// Spawn orders that wait for a stopping worker of their name.
+  std::vector<std::pair<spawn_order, caf::typed_response_promise<task_ref>>>
+    stop_waiters;
   /// Where this registry mirrors its entries; set by the local supervisor.
   caf::actor mirror_to;
   /// Entries mirrored here by other registries: origin node -> name -> entry.
@@ -229,7 +237,10 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
     // here, e.g. through a hang of this node: it must not run on.
     log_line{} << "dtask-node " << st.ctx->name << ": stopped task " << name
               << ": the cluster declared it over";
-    self->send_exit(i->second.worker, caf::exit_reason::kill);
+    if (i->second.worker) {
+      self->send_exit(i->second.worker, caf::exit_reason::kill);
+      ++st.stopping[name];
+    }
   }
   st.entries.erase(i);
   if (st.mirror_to) {
@@ -261,6 +272,7 @@ void check_lease(registry_ptr self) {
         i->second.fenced_at = st.lease_until;
       }
       self->send_exit(entry.worker, caf::exit_reason::kill);
+      ++st.stopping[entry.order.name];
     }
     entry.status.state = task_state::lost;
     entry.status.reason = "the node " + st.ctx->name
@@ -371,6 +383,11 @@ void spawn(registry_ptr self, spawn_order& order,
   }
   if (st.ctx->tasks.find(order.type) == nullptr)
     return refuse(make_error(errc::unknown_task_type, order.type));
+  if (st.stopping.count(order.name) > 0) {
+    // A killed worker of this name may still exist: wait for its end.
+    st.stop_waiters.emplace_back(std::move(order), std::move(rp));
+    return;
+  }
   auto i = st.entries.find(order.name);
   if (i != st.entries.end() && i->second.status.state == task_state::running)
     return refuse(make_error(errc::already_running, order.name, st.ctx->name,
@@ -478,6 +495,17 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     auto info = std::move(i->second);
     st.workers.erase(i);
     auto& key = info.key;
+    // A killed worker is gone: orders that waited for it may run (at the
+    // end of this handler).
+    decltype(st.stop_waiters) resume;
+    auto s = st.stopping.find(key.name);
+    if (s != st.stopping.end() && --s->second == 0) {
+      st.stopping.erase(s);
+      decltype(st.stop_waiters) keep;
+      for (auto& w : st.stop_waiters)
+        (w.first.name == key.name ? resume : keep).push_back(std::move(w));
+      st.stop_waiters = std::move(keep);
+    }
     auto j = st.entries.find(key.name);
     auto mine = j != st.entries.end() && j->second.order.epoch == key.epoch;
     // The entry may belong to a newer incarnation of the same name by now.
@@ -505,6 +533,8 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
                         + (mine ? to_string(j->second.status.state) : "over")
                         + " " + key.name);
     }
+    for (auto& w : resume)
+      spawn(self, w.first, w.second);
   });
   return {
     [=](spawn_atom, spawn_order& order) -> caf::result<task_ref> {

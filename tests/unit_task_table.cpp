@@ -124,6 +124,22 @@ TEST_F(task_table_test, running_tasks_never_expire) {
   EXPECT_NE(table.find("a", t0 + 24h), nullptr);
 }
 
+TEST_F(task_table_test, edge5_a_fence_spares_tasks_the_nodes_registry_vouched_for) {
+  // Fence 3 was set on n1:1; its registry then reported "a" running (it
+  // follows this orchestrator and holds its lease), but not "b".
+  table.begin("a", "n1:1", 7, 0, caf::actor{});
+  table.begin("b", "n1:1", 8, 0, caf::actor{});
+  table.vouch("a", 7, 3);
+  auto lost = table.node_lost("n1:1", t0, UINT64_MAX, "cut off", 3);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0]->name, "b");
+  EXPECT_TRUE(table.find("a", t0)->running());
+  // A later fence (the node is cut off again) does not spare it.
+  lost = table.node_lost("n1:1", t0, UINT64_MAX, "cut off", 4);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0]->name, "a");
+}
+
 TEST_F(task_table_test, edge5_node_lost_spares_incarnations_after_the_drop) {
   table.begin("old", "n1:1", 7, 0, caf::actor{});
   table.begin("new", "n1:1", 9, 0, caf::actor{});

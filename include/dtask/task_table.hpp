@@ -49,6 +49,10 @@ struct task_record {
   uint64_t token = 0;
   /// True once the registry confirmed the spawn (edge 2).
   bool confirmed = false;
+  /// The id of a fence on this task's node that the node's own registry
+  /// overrode by reporting the task running after the fence was set (0:
+  /// none). That fence does not declare it lost; a later one does.
+  uint64_t vouched = 0;
   /// The worker, once known. A new orchestrator rebuilds without handles
   /// (they are costly to ship by the thousand) and fetches one on demand.
   caf::actor worker;
@@ -119,6 +123,13 @@ public:
     return rec;
   }
 
+  /// Marks the running incarnation `epoch` of `name` as vouched for against
+  /// fence `fence_id` (see `task_record::vouched`).
+  void vouch(const std::string& name, uint64_t epoch, uint64_t fence_id) {
+    if (auto rec = running(name, epoch))
+      rec->vouched = fence_id;
+  }
+
   /// Edge (7), restart: the running incarnation `epoch` of `name` was lost
   /// with its node; the next attempt runs as `next_epoch` on `node`. Keeps
   /// the callback, token, type and arguments. Returns the record, or nullptr.
@@ -134,6 +145,7 @@ public:
     ++rec->attempt;
     rec->confirmed = false;
     rec->worker = nullptr;
+    rec->vouched = 0;
     return rec;
   }
 
@@ -164,14 +176,16 @@ public:
   /// Edge (5) for every running task of `node`. Returns the records it ended.
   /// Only incarnations up to `max_epoch` (those started before the node
   /// was dropped) are affected: a node's new incarnation keeps its tasks.
+  /// Records vouched for against `fence_id` (non-zero) are skipped.
   std::vector<task_record*>
   node_lost(const std::string& node, clock_type::time_point now,
             uint64_t max_epoch = UINT64_MAX,
-            const std::string& why = std::string{}) {
+            const std::string& why = std::string{}, uint64_t fence_id = 0) {
     std::vector<task_record*> result;
     for (auto& kvp : records_) {
       auto& rec = kvp.second;
-      if (rec.running() && rec.node == node && rec.epoch <= max_epoch) {
+      if (rec.running() && rec.node == node && rec.epoch <= max_epoch
+          && (fence_id == 0 || rec.vouched != fence_id)) {
         end(rec, task_state::lost, caf::message{},
             why.empty() ? "the node " + node + " died" : why, now);
         result.push_back(&rec);
