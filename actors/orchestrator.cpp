@@ -32,7 +32,10 @@
 // (c) A member dropped at time r (missed heartbeats, or connection lost)
 //     gets no grant after r, so its workers stop by r + L. The orchestrator
 //     declares its tasks lost at r + L + M, not before: the two never
-//     overlap, and a name freed this way never runs twice at once.
+//     overlap, and a name freed this way never runs twice at once. A task
+//     that the node's own registry reports running after the drop (the
+//     node came back and follows this orchestrator, under its leases) is
+//     vouched for: that fence skips it (a later fence does not).
 // (d) A new orchestrator O' first holds a majority at T (local time). Each
 //     of those voters stopped answering the previous orchestrator O when it
 //     synced with O', before T; any majority of O includes one of them (two
