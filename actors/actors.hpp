@@ -57,6 +57,13 @@ constexpr auto lease_duration = std::chrono::milliseconds(1500);
 constexpr auto lease_margin = std::chrono::milliseconds(250);
 /// How often registries renew leases and orchestrators check their quorum.
 constexpr auto lease_interval = std::chrono::milliseconds(100);
+/// How long a registry that mirrors its starts promises its mirror to start
+/// nothing unmirrored there, counted from the mirror's request. A new
+/// orchestrator on the mirror's node counts the origin as accounted for only
+/// while the promise covers T + 2L + M (see orchestrator.cpp), so it must
+/// outlast failure detection plus 2L + M.
+constexpr auto mirror_promise = 2 * lease_duration + lease_margin
+                                + std::chrono::seconds(1);
 
 /// Nanoseconds on the machine's monotonic clock (CLOCK_MONOTONIC: the same
 /// for every process of a machine, so event logs of nodes compare).

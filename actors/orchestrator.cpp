@@ -52,9 +52,11 @@
 //     - refuses starts of names it does not know until T + 2L + M, unless
 //       it can account for every node O may have granted a lease to: each
 //       is a member that synced with O', or O's own node, whose registry
-//       mirrored to O' every name before spawning its worker. This is the
-//       usual case (the orchestrator's node died), and then starts of new
-//       names succeed at once.
+//       mirrored to O' every name before spawning its worker and promised
+//       to start nothing unmirrored until after T + 2L + M (mirror promises,
+//       registry.cpp: a mirror it switched away from knows nothing of its
+//       later starts). This is the usual case (the orchestrator's node
+//       died), and then starts of new names succeed at once.
 // (e) Fencing. Every incarnation carries an epoch (orchestrator epoch << 32
 //     | sequence) that only grows; registries refuse spawn orders and ignore
 //     acknowledgements from orchestrators older than the one they follow,
@@ -151,7 +153,11 @@ struct orchestrator_state {
   /// answered a sync, and what the mirrored member lists require.
   std::set<std::string> synced;
   std::set<std::string> cover_required;
-  std::set<std::string> cover_origins;
+  /// Origin -> until when its promise to this node's registry holds: the
+  /// origin is accounted for only if that covers T + 2L + M.
+  std::map<std::string, clock_type::time_point> cover_promises;
+  /// The earliest promise among the origins that coverage relies on.
+  clock_type::time_point cover_until;
   bool have_mirrored_lists = false;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
@@ -525,9 +531,11 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
                       "the orchestrator " + st.ctx->name
                         + " does not reach a majority of the cluster's members");
   auto rec = st.table.find(opts.name, clock_type::now());
-  if (rec == nullptr && st.takeover && !st.covered
-      && clock_type::now() < *st.first_quorum + 2 * lease_duration
-                               + lease_margin)
+  auto leases_end = *st.first_quorum + 2 * lease_duration + lease_margin;
+  // Covered only while the mirrors' promises outlast the old leases.
+  auto covered = st.covered && leases_end <= st.cover_until;
+  if (rec == nullptr && st.takeover && !covered
+      && clock_type::now() < leases_end)
     return make_error(errc::no_quorum,
                       "a new orchestrator waits until the previous one's "
                       "leases surely ended before it starts unknown names");
@@ -771,9 +779,16 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
     // answered our sync (a member that did not is no better than an
     // unreachable one), or be a node whose starts were mirrored here.
     st.covered = st.have_mirrored_lists;
-    for (auto& node : st.cover_required)
-      if (st.synced.count(node) == 0 && st.cover_origins.count(node) == 0)
+    st.cover_until = clock_type::time_point::max();
+    for (auto& node : st.cover_required) {
+      if (st.synced.count(node) > 0)
+        continue;
+      auto p = st.cover_promises.find(node);
+      if (p == st.cover_promises.end())
         st.covered = false;
+      else
+        st.cover_until = std::min(st.cover_until, p->second);
+    }
     if (st.takeover && !st.covered)
       log_line{} << "dtask-orchestrator " << st.ctx->name
                  << ": unknown names wait until the previous orchestrator's "
@@ -802,8 +817,12 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
       [=](std::vector<mirrored_members>& lists) {
         auto& st = self->state;
         st.cover_required.insert(st.ctx->voters.begin(), st.ctx->voters.end());
+        auto now = clock_type::now();
         for (auto& l : lists) {
-          st.cover_origins.insert(l.origin);
+          auto promised = clock_type::time_point{
+            std::chrono::nanoseconds{l.promised_until}};
+          if (l.promised_until > 0 && promised > now)
+            st.cover_promises.emplace(l.origin, promised);
           st.cover_required.insert(l.origin);
           st.cover_required.insert(l.members.begin(), l.members.end());
         }

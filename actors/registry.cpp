@@ -22,6 +22,16 @@
 // node, a start is mirrored *before* its worker is spawned, so the mirror
 // knows every name that may run there (see orchestrator.cpp).
 //
+// Mirror promises: a new orchestrator on the mirror's node trusts the mirror
+// to know every name that may run on the origin only if the origin still
+// mirrors there. An origin may switch mirrors (its view of the members
+// changed) without the old mirror hearing of it, so every 100 ms a mirror
+// asks its origins for a promise: "until my request's send time +
+// `mirror_promise`, you start nothing that is not mirrored to me". An origin
+// grants it only to its current mirror, and after switching it starts
+// nothing until every promise to another registry ran out (a node that no
+// longer runs the orchestrator, too: it mirrors nothing then).
+//
 // Reports to the orchestrator and to the mirror are batched: the first one
 // queued schedules a `flush` message to self, which the actor reaches after
 // everything already in its mailbox, so under load one message carries many
@@ -104,6 +114,15 @@ struct registry_state {
   /// runs it), mirrored with the entries; and what other registries mirrored.
   std::vector<std::string> own_members;
   std::map<std::string, std::vector<std::string>> mirrored_member_lists;
+  /// As an origin: mirror registry -> until when this registry promised it
+  /// to start nothing unmirrored there (see the file comment).
+  std::map<caf::actor_addr, clock_type::time_point> promised;
+  /// Spawn orders that wait for promises to old mirrors to run out.
+  std::vector<std::pair<spawn_order, caf::typed_response_promise<task_ref>>>
+    block_waiters;
+  /// As a mirror: origin -> its registry and until when its promise holds.
+  std::map<std::string, std::pair<caf::actor, clock_type::time_point>>
+    promises;
   /// Batched for the next flush.
   std::vector<registry_entry> reports;
   std::vector<registry_entry> mirror_updates;
@@ -249,6 +268,34 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   }
 }
 
+/// True while this registry promised a registry other than its mirror to
+/// start nothing unmirrored there: it starts nothing then.
+bool mirror_blocked(registry_ptr self) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  auto blocked = false;
+  for (auto i = st.promised.begin(); i != st.promised.end();) {
+    if (i->second <= now) {
+      i = st.promised.erase(i);
+      continue;
+    }
+    if (!st.mirror_to || i->first != st.mirror_to.address())
+      blocked = true;
+    ++i;
+  }
+  return blocked;
+}
+
+/// Remembers the registry that mirrors to this one as `origin`.
+void note_origin(registry_ptr self, const std::string& origin) {
+  auto& p = self->state.promises[origin];
+  auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+  if (p.first != sender) {
+    p.first = std::move(sender);
+    p.second = clock_type::time_point{};
+  }
+}
+
 bool lease_valid(registry_ptr self) {
   return clock_type::now() < self->state.lease_until;
 }
@@ -324,7 +371,7 @@ void launch_waiting(registry_ptr self,
   auto& st = self->state;
   check_lease(self);
   auto i = st.entries.find(key.name);
-  if (!mirrored) {
+  if (!mirrored || mirror_blocked(self)) {
     auto err = make_error(errc::node_down, key.name, st.ctx->name);
     if (i != st.entries.end() && i->second.order.epoch == key.epoch
         && i->second.status.state == task_state::running
@@ -383,6 +430,13 @@ void spawn(registry_ptr self, spawn_order& order,
   }
   if (st.ctx->tasks.find(order.type) == nullptr)
     return refuse(make_error(errc::unknown_task_type, order.type));
+  if (mirror_blocked(self)) {
+    // Promised to an old mirror: waits until the promise ran out (at most
+    // `mirror_promise`; the tick tries again). The caller's retries find
+    // the start pending at the orchestrator.
+    st.block_waiters.emplace_back(std::move(order), std::move(rp));
+    return;
+  }
   if (st.stopping.count(order.name) > 0) {
     // A killed worker of this name may still exist: wait for its end.
     st.stop_waiters.emplace_back(std::move(order), std::move(rp));
@@ -591,7 +645,18 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto& st = self->state;
       check_lease(self);
       drain_lease_waiters(self);
+      if (!st.block_waiters.empty() && !mirror_blocked(self)) {
+        auto waiters = std::move(st.block_waiters);
+        st.block_waiters.clear();
+        for (auto& w : waiters)
+          spawn(self, w.first, w.second);
+      }
       check_leave(self);
+      // Mirror promises: asked of every origin mirroring here.
+      for (auto& kvp : st.promises)
+        if (kvp.second.first)
+          self->send(kvp.second.first, mirror_atom::value, lease_atom::value,
+                     mono_ns(clock_type::now()));
       if (st.orchestrator.handle) {
         self->send(st.orchestrator.handle, lease_atom::value,
                    st.orchestrator.epoch, mono_ns(clock_type::now()));
@@ -677,11 +742,37 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     },
     [=](sync_atom, members_atom) {
       // For a new orchestrator on this node: the member lists that
-      // orchestrators on other nodes mirrored here.
+      // orchestrators on other nodes mirrored here, with their promises.
+      auto& st = self->state;
       std::vector<mirrored_members> result;
-      for (auto& kvp : self->state.mirrored_member_lists)
-        result.push_back(mirrored_members{kvp.first, kvp.second});
+      for (auto& kvp : st.mirrored_member_lists) {
+        result.push_back(mirrored_members{kvp.first, kvp.second, 0});
+        auto p = st.promises.find(kvp.first);
+        if (p != st.promises.end())
+          result.back().promised_until = mono_ns(p->second.second);
+      }
       return result;
+    },
+    // -- mirror promises (see the file comment) -------------------------------
+    [=](mirror_atom, lease_atom, int64_t sent_ns) {
+      // A mirror asks for a promise: granted only to the current mirror.
+      auto& st = self->state;
+      if (!st.mirror_to || self->current_sender() != st.mirror_to.address())
+        return;
+      auto& until = st.promised[st.mirror_to.address()];
+      until = std::max(until, clock_type::now() + mirror_promise);
+      self->send(st.mirror_to, mirror_atom::value, lease_atom::value,
+                 st.ctx->name, sent_ns);
+    },
+    [=](mirror_atom, lease_atom, const std::string& origin, int64_t sent_ns) {
+      auto& st = self->state;
+      auto p = st.promises.find(origin);
+      if (p == st.promises.end()
+          || self->current_sender() != p->second.first.address())
+        return;
+      auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
+                   + mirror_promise;
+      p->second.second = std::max(p->second.second, until);
     },
     // -- mirroring --------------------------------------------------------
     [=](mirror_atom, members_atom, std::vector<std::string>& members) {
@@ -694,6 +785,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     },
     [=](mirror_atom, members_atom, const std::string& origin,
         std::vector<std::string>& members) {
+      note_origin(self, origin);
       self->state.mirrored_member_lists[origin] = std::move(members);
     },
     [=](mirror_atom, caf::actor& to) {
@@ -727,6 +819,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       if (origin_epoch < st.orchestrator.epoch)
         return make_error(errc::stale_orchestrator,
                           "mirror update from a replaced orchestrator's node");
+      note_origin(self, origin);
       auto& mine = st.mirrored[origin];
       for (auto& e : entries)
         mine[e.order.name] = std::move(e);
@@ -738,8 +831,10 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       if (replace_all && updates.empty()) {
         mirrored.erase(origin); // The origin mirrors elsewhere now.
         self->state.mirrored_member_lists.erase(origin);
+        self->state.promises.erase(origin);
         return;
       }
+      note_origin(self, origin);
       auto& mine = mirrored[origin];
       if (replace_all)
         mine.clear();

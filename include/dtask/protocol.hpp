@@ -309,12 +309,17 @@ typename Inspector::result_type inspect(Inspector& f, registry_entry& x) {
 struct mirrored_members {
   std::string origin;
   std::vector<std::string> members;
+  /// Until when (monotonic ns of the process that holds the mirror) the
+  /// origin surely starts nothing that is not mirrored there; 0 if it gave
+  /// no such promise (then the mirror may be stale: the origin may mirror
+  /// elsewhere now). See "mirror promises" in registry.cpp.
+  int64_t promised_until = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mirrored_members& x) {
   return f(caf::meta::type_name("dtask.mirrored_members"), x.origin,
-           x.members);
+           x.members, x.promised_until);
 }
 
 /// One incarnation of a task, for batched acknowledgements.
