@@ -67,6 +67,10 @@ struct worker_info {
 /// How long a spawn order waits for a lease before it is refused.
 constexpr auto lease_wait = std::chrono::seconds(1);
 
+/// A spawn order that waits, with the promise that answers its caller.
+using parked_order = std::pair<spawn_order,
+                               caf::typed_response_promise<task_ref>>;
+
 using lease_waiter = std::tuple<spawn_order,
                                 caf::typed_response_promise<task_ref>,
                                 clock_type::time_point>;
@@ -103,8 +107,7 @@ struct registry_state {
   /// until it is gone. Name -> number of such workers.
   std::unordered_map<std::string, uint32_t> stopping;
   /// Spawn orders that wait for a stopping worker of their name.
-  std::vector<std::pair<spawn_order, caf::typed_response_promise<task_ref>>>
-    stop_waiters;
+  std::vector<parked_order> stop_waiters;
   /// Where this registry mirrors its entries; set by the local supervisor.
   caf::actor mirror_to;
   /// Entries mirrored here by other registries: origin node -> name -> entry.
@@ -118,8 +121,7 @@ struct registry_state {
   /// to start nothing unmirrored there (see the file comment).
   std::map<caf::actor_addr, clock_type::time_point> promised;
   /// Spawn orders that wait for promises to old mirrors to run out.
-  std::vector<std::pair<spawn_order, caf::typed_response_promise<task_ref>>>
-    block_waiters;
+  std::vector<parked_order> block_waiters;
   /// As a mirror: origin -> its registry and until when its promise holds.
   std::map<std::string, std::pair<caf::actor, clock_type::time_point>>
     promises;
@@ -232,6 +234,14 @@ void end(registry_ptr self, registry_entry& entry) {
   report(self, entry);
 }
 
+/// Kills `worker` of task `name`; the name does not start here again until
+/// the worker's down message arrived (see `stopping`).
+void kill_worker(registry_ptr self, const caf::actor& worker,
+                 const std::string& name) {
+  self->send_exit(worker, caf::exit_reason::kill);
+  ++self->state.stopping[name];
+}
+
 void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   auto& st = self->state;
   auto i = st.entries.find(name);
@@ -256,10 +266,8 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
     // here, e.g. through a hang of this node: it must not run on.
     log_line{} << "dtask-node " << st.ctx->name << ": stopped task " << name
               << ": the cluster declared it over";
-    if (i->second.worker) {
-      self->send_exit(i->second.worker, caf::exit_reason::kill);
-      ++st.stopping[name];
-    }
+    if (i->second.worker)
+      kill_worker(self, i->second.worker, name);
   }
   st.entries.erase(i);
   if (st.mirror_to) {
@@ -318,8 +326,7 @@ void check_lease(registry_ptr self) {
         i->second.fenced = true;
         i->second.fenced_at = st.lease_until;
       }
-      self->send_exit(entry.worker, caf::exit_reason::kill);
-      ++st.stopping[entry.order.name];
+      kill_worker(self, entry.worker, entry.order.name);
     }
     entry.status.state = task_state::lost;
     entry.status.reason = "the node " + st.ctx->name
