@@ -3,6 +3,7 @@
 // Spawn functions of the actors in this directory (internal to the library).
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -130,8 +131,39 @@ caf::actor spawn_supervisor(caf::actor_system& sys, node_context_ptr ctx,
 caf::actor spawn_orchestrator(caf::actor_system& sys, node_context_ptr ctx,
                               uint64_t epoch, std::vector<member> members);
 
+/// Whether a node's workers may run task code: until the end of its
+/// registry's lease (steady clock, nanoseconds; it only grows), and only
+/// workers spawned since the registry last stopped its workers for want of
+/// a lease (`cuts`): a lease renewed later does not wake them.
+struct lease_clock {
+  std::atomic<int64_t> until_ns{0};
+  std::atomic<uint64_t> cuts{0};
+
+  bool valid(std::chrono::steady_clock::time_point now,
+             uint64_t cut) const noexcept {
+    return cut == cuts.load(std::memory_order_acquire)
+           && now.time_since_epoch().count()
+                < until_ns.load(std::memory_order_acquire);
+  }
+
+  void extend(std::chrono::steady_clock::time_point until) noexcept {
+    until_ns.store(until.time_since_epoch().count(),
+                   std::memory_order_release);
+  }
+
+  void cut() noexcept {
+    cuts.fetch_add(1, std::memory_order_acq_rel);
+  }
+};
+
+using lease_clock_ptr = std::shared_ptr<const lease_clock>;
+
 /// One worker running the task `order` with `factory`; reports to `registry`.
+/// The worker checks `lease` before it handles any message: once the lease
+/// ended it drops every message but the exit its registry sends, so no task
+/// code runs after the lease (except a handler that was already running).
 caf::actor spawn_worker(caf::actor_system& sys, const task_factory& factory,
-                        const spawn_order& order, caf::actor registry);
+                        const spawn_order& order, caf::actor registry,
+                        lease_clock_ptr lease);
 
 } // namespace dtask

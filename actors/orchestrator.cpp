@@ -62,8 +62,9 @@
 //     acknowledgements from orchestrators older than the one they follow,
 //     and discard outcomes of workers whose lease ran out.
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
-// lease: the registry checks the lease before it handles any message and
-// stops the workers first. (Task code inside one message handler that was
+// lease: every worker checks its node's lease before it handles any message
+// and drops the message once the lease ended; the registry stops those
+// workers on its first tick. (Task code inside one message handler that was
 // interrupted by the hang does finish that handler; a task with external
 // side effects can pass its epoch to the outside world as a fencing token.)
 

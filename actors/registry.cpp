@@ -18,7 +18,10 @@
 // its orchestrator (renewed every 100 ms, valid 1.5 s from the request's
 // send time). When the lease runs out (the node is cut off from the
 // majority, or hung), the registry stops every worker and reports it lost,
-// and discards whatever a worker sends afterwards. On the orchestrator's
+// and discards whatever a worker sends afterwards. The workers check the
+// lease themselves before each message (`lease_clock`): past it they run no
+// task code, even before the registry's next tick stops them (after a hang,
+// each actor resumes on its own). On the orchestrator's
 // node, a start is mirrored *before* its worker is spawned, so the mirror
 // knows every name that may run there (see orchestrator.cpp).
 //
@@ -79,6 +82,8 @@ struct registry_state {
   node_context_ptr ctx;
   /// Until when this node's workers may run (see the file comment).
   clock_type::time_point lease_until;
+  /// `lease_until`, published to the workers (they check it themselves).
+  std::shared_ptr<lease_clock> lease = std::make_shared<lease_clock>();
   /// The orchestrator's fence count for this node in its latest grant (see
   /// spawn_order::node_gen); reset when following a new orchestrator.
   uint64_t node_gen = 0;
@@ -242,6 +247,8 @@ void kill_worker(registry_ptr self, const caf::actor& worker,
   ++self->state.stopping[name];
 }
 
+void check_lease(registry_ptr self);
+
 void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   auto& st = self->state;
   auto i = st.entries.find(name);
@@ -263,11 +270,15 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   }
   if (i->second.status.state == task_state::running) {
     // The cluster declared this incarnation over (lost) while it ran on
-    // here, e.g. through a hang of this node: it must not run on.
-    log_line{} << "dtask-node " << st.ctx->name << ": stopped task " << name
-              << ": the cluster declared it over";
-    if (i->second.worker)
-      kill_worker(self, i->second.worker, name);
+    // here, e.g. through a hang of this node: it must not run on. (If the
+    // lease ran out meanwhile, that stops every worker, this one too.)
+    check_lease(self);
+    if (i->second.status.state == task_state::running) {
+      log_line{} << "dtask-node " << st.ctx->name << ": stopped task "
+                 << name << ": the cluster declared it over";
+      if (i->second.worker)
+        kill_worker(self, i->second.worker, name);
+    }
   }
   st.entries.erase(i);
   if (st.mirror_to) {
@@ -315,19 +326,22 @@ void check_lease(registry_ptr self) {
   auto& st = self->state;
   if (lease_valid(self))
     return;
+  // The workers ran no task code past the lease (they check it themselves),
+  // and none runs any again, even under a lease renewed before its exit.
+  st.lease->cut();
+  for (auto& w : st.workers) {
+    if (!w.second.fenced) {
+      w.second.fenced = true;
+      w.second.fenced_at = st.lease_until;
+    }
+  }
   size_t stopped = 0;
   for (auto& kvp : st.entries) {
     auto& entry = kvp.second;
     if (entry.status.state != task_state::running)
       continue;
-    if (entry.worker) {
-      auto i = st.workers.find(entry.worker.address());
-      if (i != st.workers.end()) {
-        i->second.fenced = true;
-        i->second.fenced_at = st.lease_until;
-      }
+    if (entry.worker)
       kill_worker(self, entry.worker, entry.order.name);
-    }
     entry.status.state = task_state::lost;
     entry.status.reason = "the node " + st.ctx->name
                           + " was cut off from the cluster's majority";
@@ -352,7 +366,7 @@ task_ref launch(registry_ptr self, registry_entry& entry) {
   auto& st = self->state;
   auto factory = st.ctx->tasks.find(entry.order.type);
   auto worker = spawn_worker(self->system(), *factory, entry.order,
-                             caf::actor_cast<caf::actor>(self));
+                             caf::actor_cast<caf::actor>(self), st.lease);
   self->monitor(worker);
   st.workers.emplace(worker.address(),
                      worker_info{task_key{entry.order.name, entry.order.epoch},
@@ -690,6 +704,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
                    + lease_duration;
       st.lease_until = std::max(st.lease_until, until);
+      st.lease->extend(st.lease_until);
       st.node_gen = std::max(st.node_gen, gen);
       drain_lease_waiters(self);
     },

@@ -29,18 +29,66 @@ void task_context::fail(std::string reason) const {
   self_->quit();
 }
 
+namespace {
+
+/// What a worker needs to build its behaviour; dropped once it did.
+struct worker_init {
+  const task_factory* factory;
+  caf::message args;
+  std::string name;
+  uint64_t epoch;
+  caf::actor registry;
+};
+
+/// A task's actor: an event-based actor that checks its node's lease before
+/// each message (see `spawn_worker`).
+class worker_actor : public caf::event_based_actor {
+public:
+  worker_actor(caf::actor_config& cfg, std::unique_ptr<worker_init> init,
+               lease_clock_ptr lease)
+    : caf::event_based_actor(cfg),
+      init_(std::move(init)),
+      lease_(std::move(lease)),
+      cut_(lease_->cuts.load(std::memory_order_acquire)) {
+    // nop
+  }
+
+  caf::behavior make_behavior() override {
+    auto init = std::move(init_);
+    return (*init->factory)(this, init->args,
+                            task_context{this, std::move(init->registry),
+                                         std::move(init->name), init->epoch});
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    // Past the lease, the cluster may run this name elsewhere: no task code
+    // runs here any more, not even under a lease renewed later (the
+    // registry's cut). The registry stops this actor on its next tick (at
+    // once after a hang: its tick is overdue then); until then every
+    // message but that exit is dropped, timeouts included.
+    if (!lease_->valid(std::chrono::steady_clock::now(), cut_)
+        && !x.content().match_elements<caf::exit_msg>())
+      return caf::invoke_message_result::consumed;
+    return caf::event_based_actor::consume(x);
+  }
+
+private:
+  std::unique_ptr<worker_init> init_;
+  lease_clock_ptr lease_;
+  uint64_t cut_;
+};
+
+} // namespace
+
 caf::actor spawn_worker(caf::actor_system& sys, const task_factory& factory,
-                        const spawn_order& order, caf::actor registry) {
-  // Capture only what the task needs: this closure lives as long as the
-  // worker does. The factory itself lives in the node's catalog.
-  auto fn = &factory;
-  return sys.spawn([fn, args = order.args, name = order.name,
-                    epoch = order.epoch,
-                    registry](caf::event_based_actor* self) mutable {
-    return (*fn)(self, args,
-                 task_context{self, std::move(registry), std::move(name),
-                              epoch});
-  });
+                        const spawn_order& order, caf::actor registry,
+                        lease_clock_ptr lease) {
+  // Only what the task needs, dropped once its behaviour is built. The
+  // factory itself lives in the node's catalog.
+  auto init = std::make_unique<worker_init>(
+    worker_init{&factory, order.args, order.name, order.epoch,
+                std::move(registry)});
+  return sys.spawn<worker_actor>(std::move(init), std::move(lease));
 }
 
 } // namespace dtask

@@ -24,6 +24,7 @@
 using namespace std::chrono_literals;
 using dtask_test::cluster;
 using dtask_test::wait_until;
+using dtask_test::mono_now_ns;
 
 namespace {
 
@@ -727,6 +728,80 @@ TEST(cluster_8, a_resumed_node_rejoins_as_a_follower_and_its_lost_tasks_stop) {
       return text.str().find(stopped) != std::string::npos;
     },
     5s));
+}
+
+/// The steady-clock times in a `stamp` task's file (see example-node.cpp).
+std::vector<int64_t> stamps(const std::string& path) {
+  std::vector<int64_t> result;
+  std::ifstream in{path};
+  uint64_t epoch = 0;
+  int64_t ns = 0;
+  while (in >> epoch >> ns)
+    result.push_back(ns);
+  return result;
+}
+
+TEST(cluster_8, a_resumed_node_runs_no_task_code_past_its_lease) {
+  // Tasks with a side effect outside the cluster: each appends a timestamp
+  // to a file of its own every 2 ms. When a hung node resumes, its workers'
+  // timers are long overdue; none of them may run once the lease is over,
+  // not even before the registry gets round to stopping them.
+  cluster c{3, "", DTASK_EXAMPLE_NODE_BIN};
+  ASSERT_TRUE(c.start_all());
+  auto orch = c.orchestrator();
+  auto victim = other_than(orch);
+  local_client lc{c, orch};
+  auto file = [&](const std::string& name) { return c.dir() + "/" + name; };
+  std::vector<std::string> hung;
+  std::vector<std::string> kept;
+  for (int i = 0; i < 30; ++i) {
+    auto h = name_on(c, victim, "stamp-" + std::to_string(i) + "-");
+    auto k = name_on(c, orch, "kept-" + std::to_string(i) + "-");
+    for (auto& name : {h, k})
+      ASSERT_TRUE(lc.start("stamp", caf::make_message(file(name), "2"), name));
+    hung.push_back(h);
+    kept.push_back(k);
+  }
+  auto all_stamping = [&](const std::vector<std::string>& names) {
+    for (auto& name : names)
+      if (stamps(file(name)).empty())
+        return false;
+    return true;
+  };
+  ASSERT_TRUE(wait_until([&] { return all_stamping(hung); }, 10s));
+  c.signal(victim, SIGSTOP);
+  ASSERT_TRUE(wait_until([&] { return lc.state(hung[0]) == "lost"; }, 8s));
+  for (int i = 0; i < 3; ++i) {
+    if (i != victim) {
+      ASSERT_TRUE(wait_until(
+        [&] { return c.members(i, nullptr, "members").size() == 2; }, 5s));
+    }
+  }
+  auto resumed = mono_now_ns();
+  c.signal(victim, SIGCONT);
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 10s));
+  // The other node's tasks ran on all along: stamps after the resume.
+  ASSERT_TRUE(wait_until(
+    [&] {
+      for (auto& name : kept) {
+        auto ns = stamps(file(name));
+        if (ns.empty() || ns.back() <= resumed)
+          return false;
+      }
+      return true;
+    },
+    5s));
+  // The stopped node's tasks: no stamp after the resume, from any of them.
+  size_t late = 0;
+  std::string first_late;
+  for (auto& name : hung) {
+    EXPECT_EQ(lc.state(name), "lost") << name;
+    for (auto ns : stamps(file(name)))
+      if (ns > resumed && late++ == 0)
+        first_late = name;
+  }
+  EXPECT_EQ(late, 0u) << "stamps written after the resume, e.g. by "
+                      << first_late;
 }
 
 // -- 9. from other actors -----------------------------------------------------

@@ -47,6 +47,12 @@ public:
     return name_;
   }
 
+  /// This incarnation's epoch: it only grows, so a task with side effects
+  /// outside the cluster can pass it along as a fencing token.
+  uint64_t epoch() const noexcept {
+    return epoch_;
+  }
+
 private:
   caf::event_based_actor* self_;
   caf::actor registry_;
