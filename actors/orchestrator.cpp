@@ -273,6 +273,46 @@ void deliver_callback(orchestrator_ptr self, task_record& rec) {
   }
 }
 
+/// Calls `k` with a copy of `rec` that holds the worker's handle: at once if
+/// the record has it, else once the task's registry answered `whereis`
+/// (registries report tasks without handles: each handle shipped costs CAF
+/// a proxy and two bookkeeping messages, on every start).
+void with_worker(orchestrator_ptr self, const task_record& rec,
+                 std::function<void(const task_record&)> k) {
+  auto& st = self->state;
+  auto m = st.members.find(rec.node);
+  if (rec.worker || !rec.running() || m == st.members.end()) {
+    k(rec);
+    return;
+  }
+  auto copy = std::make_shared<task_record>(rec);
+  auto done = [=](caf::actor worker) {
+    if (worker) // Remember it (a no-op unless still running).
+      self->state.table.confirm(copy->name, copy->epoch, worker);
+    copy->worker = std::move(worker);
+    k(*copy);
+  };
+  self->request(m->second.registry, sync_timeout, whereis_atom::value, rec.name)
+    .then([=](caf::actor& worker) { done(std::move(worker)); },
+          [=](caf::error&) { done(caf::actor{}); });
+}
+
+/// The answer to a start that finds `rec`: the start's reference if it is
+/// the same attempt (same token), else `already_running`; both name the
+/// worker.
+caf::response_promise answer_with_worker(orchestrator_ptr self,
+                                         const task_record& rec,
+                                         bool same_attempt) {
+  auto rp = self->make_response_promise();
+  with_worker(self, rec, [rp, same_attempt](const task_record& r) mutable {
+    if (same_attempt)
+      rp.deliver(make_ref(r));
+    else
+      rp.deliver(already_running(r));
+  });
+  return rp;
+}
+
 /// Answers the callers that asked for `name` while the start of `epoch`
 /// was not confirmed yet. (The caller whose start created it is answered by
 /// the registry: the orchestrator delegates the start request there.)
@@ -282,15 +322,22 @@ void settle(orchestrator_ptr self, const std::string& name, uint64_t epoch,
   auto i = st.pending.find(name);
   if (i == st.pending.end() || i->second.epoch != epoch)
     return;
-  for (auto& w : i->second.waiters) {
-    if (err)
-      w.promise.deliver(err);
-    else if (w.token != 0 && w.token == rec->token)
-      w.promise.deliver(make_ref(*rec));
-    else
-      w.promise.deliver(already_running(*rec));
-  }
+  auto waiters = std::move(i->second.waiters);
   st.pending.erase(i);
+  if (err || rec == nullptr) {
+    auto e = err ? err : make_error(errc::node_down, name, std::string{});
+    for (auto& w : waiters)
+      w.promise.deliver(e);
+    return;
+  }
+  with_worker(self, *rec, [waiters](const task_record& r) mutable {
+    for (auto& w : waiters) {
+      if (w.token != 0 && w.token == r.token)
+        w.promise.deliver(make_ref(r));
+      else
+        w.promise.deliver(already_running(r));
+    }
+  });
 }
 
 /// Takes over what a registry reports: running tasks this orchestrator did
@@ -356,8 +403,8 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
         r.restart = e.order.restart;
         r.attempt = e.order.attempt;
         if (r.restart != restart_policy::never) {
-          r.type = e.order.type;
-          r.args = e.order.args;
+          r.spec = std::make_shared<const restart_spec>(
+            restart_spec{e.order.type, e.order.args});
         }
         vouch(st.table.confirm(name, epoch, e.worker));
       }
@@ -471,43 +518,6 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     sync_member(self, m, [] {});
 }
 
-/// Answers a start of a running name whose worker handle this orchestrator
-/// does not have (it rebuilt its table without handles): asks the task's
-/// registry for it first. `same_attempt` selects the answer: the start's
-/// reference, or `already_running`.
-caf::response_promise with_worker(orchestrator_ptr self, const task_record& rec,
-                                  bool same_attempt) {
-  auto& st = self->state;
-  auto rp = self->make_response_promise();
-  auto m = st.members.find(rec.node);
-  if (m == st.members.end()) {
-    if (same_attempt)
-      rp.deliver(make_ref(rec));
-    else
-      rp.deliver(already_running(rec));
-    return rp;
-  }
-  auto copy = rec;
-  self->request(m->second.registry, sync_timeout, whereis_atom::value, rec.name)
-    .then(
-      [=](caf::actor& worker) mutable {
-        if (worker) // Remember it (a no-op unless still running).
-          self->state.table.confirm(copy.name, copy.epoch, worker);
-        copy.worker = std::move(worker);
-        if (same_attempt)
-          rp.deliver(make_ref(copy));
-        else
-          rp.deliver(already_running(copy));
-      },
-      [=](caf::error&) mutable {
-        if (same_attempt)
-          rp.deliver(make_ref(copy));
-        else
-          rp.deliver(already_running(copy));
-      });
-  return rp;
-}
-
 caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
                                 caf::message& args, start_options& opts) {
   auto& st = self->state;
@@ -548,7 +558,7 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   if (same_attempt && !rec->running())
     return caf::make_message(make_ref(*rec));
   if (rec != nullptr && rec->running() && rec->confirmed && !rec->worker)
-    return with_worker(self, *rec, same_attempt);
+    return answer_with_worker(self, *rec, same_attempt);
   if (same_attempt && rec->confirmed)
     return caf::make_message(make_ref(*rec));
   if (rec != nullptr && rec->running()) {
@@ -572,8 +582,8 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   if (opts.restart != restart_policy::never) {
     // Kept to start it again if its node is lost.
     rec_new.restart = opts.restart;
-    rec_new.type = type;
-    rec_new.args = args;
+    rec_new.spec = std::make_shared<const restart_spec>(
+      restart_spec{type, args});
   }
   // The registry answers the caller; its report confirms the worker here.
   // If its node dies first, the caller's attempt times out and its retry
@@ -582,7 +592,7 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
                         spawn_order{opts.name, std::move(type),
                                     std::move(args), std::move(opts.callback),
                                     opts.token, epoch, st.epoch, opts.restart,
-                                    1, st.node_gen[node]});
+                                    1, st.node_gen[node], opts.want_worker});
 }
 
 /// A registry asks to keep running its workers ((b) above).
@@ -633,7 +643,7 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
     log_line{} << "dtask-orchestrator " << st.ctx->name << ": restarting "
                << t.first << " on " << target_node << " (attempt "
                << rec->attempt << ")";
-    spawn_order order{rec->name,    rec->type,  rec->args,
+    spawn_order order{rec->name,    rec->spec->type,  rec->spec->args,
                       rec->callback, rec->token, epoch,
                       st.epoch,     rec->restart, rec->attempt,
                       st.node_gen[target_node]};

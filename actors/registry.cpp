@@ -63,9 +63,65 @@ struct worker_info {
   /// the instance ran no task code after `fenced_at`.
   bool fenced = false;
   clock_type::time_point fenced_at;
-  /// What the task reported with `done` or `fail`, recorded when it stopped.
-  caf::optional<task_status> result;
+  /// What the task reported with `done` or `fail`, recorded when it stopped
+  /// (behind a pointer: most of a worker's life it is empty).
+  std::unique_ptr<task_status> result;
 };
+
+/// What a task ended with, kept once it ended.
+struct outcome {
+  caf::message result;
+  std::string reason;
+};
+
+/// One incarnation this registry owns, or one mirrored here. The wire form
+/// (`registry_entry`) repeats name, node, epoch, token and attempt in its
+/// status; here they come from the order, and a running task keeps no
+/// status at all (memory per running task counts).
+struct local_entry {
+  spawn_order order;
+  caf::actor worker;
+  task_state state = task_state::running;
+  std::unique_ptr<outcome> ended;
+
+  bool running() const noexcept {
+    return state == task_state::running;
+  }
+
+  void finish(task_state s, caf::message result, std::string reason) {
+    state = s;
+    ended = std::make_unique<outcome>(outcome{std::move(result),
+                                              std::move(reason)});
+  }
+};
+
+/// The wire form of `e`, an entry of the node `node`.
+registry_entry to_wire(const local_entry& e, const std::string& node) {
+  registry_entry r;
+  r.order = e.order;
+  r.worker = e.worker;
+  r.status.name = e.order.name;
+  r.status.state = e.state;
+  r.status.node = node;
+  if (e.ended) {
+    r.status.result = e.ended->result;
+    r.status.reason = e.ended->reason;
+  }
+  r.status.epoch = e.order.epoch;
+  r.status.token = e.order.token;
+  r.status.attempt = e.order.attempt;
+  return r;
+}
+
+local_entry from_wire(registry_entry&& r) {
+  local_entry e;
+  e.order = std::move(r.order);
+  e.worker = std::move(r.worker);
+  if (r.status.state != task_state::running)
+    e.finish(r.status.state, std::move(r.status.result),
+             std::move(r.status.reason));
+  return e;
+}
 
 /// How long a spawn order waits for a lease before it is refused.
 constexpr auto lease_wait = std::chrono::seconds(1);
@@ -96,14 +152,14 @@ struct registry_state {
   bool leave_cut = false;
   /// Outcomes not acknowledged yet whose name was started again here (the
   /// new incarnation took the name's slot in `entries`).
-  std::vector<registry_entry> displaced;
+  std::vector<local_entry> displaced;
   /// Spawn orders that arrived without a lease, with their deadline.
   std::vector<lease_waiter> lease_waiters;
   /// Set while draining: overrides the deadline of a new wait.
   caf::optional<clock_type::time_point> lease_wait_until;
   /// The orchestrator this registry follows; set by `sync`.
   orchestrator_ref orchestrator;
-  std::unordered_map<std::string, registry_entry> entries;
+  std::unordered_map<std::string, local_entry> entries;
   /// Worker address -> the incarnation it runs, for down messages.
   std::unordered_map<caf::actor_addr, worker_info> workers;
   /// Names whose worker this registry killed (lease ran out, or the cluster
@@ -116,7 +172,7 @@ struct registry_state {
   /// Where this registry mirrors its entries; set by the local supervisor.
   caf::actor mirror_to;
   /// Entries mirrored here by other registries: origin node -> name -> entry.
-  std::map<std::string, std::unordered_map<std::string, registry_entry>>
+  std::map<std::string, std::unordered_map<std::string, local_entry>>
     mirrored;
   /// The local orchestrator's members (set by the supervisor while this node
   /// runs it), mirrored with the entries; and what other registries mirrored.
@@ -157,18 +213,22 @@ void schedule_flush(registry_ptr self) {
 
 /// Queues the current state of `entry` for the orchestrator and, unless
 /// `to_mirror` is false (the caller mirrors it otherwise), for the mirror.
-void report(registry_ptr self, const registry_entry& entry,
+void report(registry_ptr self, const local_entry& entry,
             bool to_mirror = true) {
   auto& st = self->state;
-  st.reports.push_back(entry);
+  st.reports.push_back(to_wire(entry, st.ctx->name));
+  // Without the worker's handle: each handle shipped costs CAF a proxy at
+  // the receiver and two bookkeeping messages (announce, and kill when the
+  // worker ends). The orchestrator asks for a handle when a caller needs
+  // one (`whereis`).
+  st.reports.back().worker = nullptr;
   if (st.mirror_to && to_mirror)
-    st.mirror_updates.push_back(entry);
+    st.mirror_updates.push_back(st.reports.back());
   schedule_flush(self);
 }
 
-/// Drops the report of a start when the same batch also reports its end: a
-/// task that ended already needs no worker handle at the orchestrator (each
-/// handle sent costs CAF a proxy and two bookkeeping messages).
+/// Drops the report of a start when the same batch also reports its end:
+/// the end says all the orchestrator needs.
 std::vector<registry_entry> coalesce(std::vector<registry_entry> reports) {
   std::unordered_map<std::string, uint64_t> ended;
   for (auto& e : reports)
@@ -234,7 +294,7 @@ void flush(registry_ptr self) {
 }
 
 /// Records an ended task; the entry stays until the orchestrator's ack.
-void end(registry_ptr self, registry_entry& entry) {
+void end(registry_ptr self, local_entry& entry) {
   entry.worker = nullptr;
   report(self, entry);
 }
@@ -255,7 +315,7 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   if (i == st.entries.end() || i->second.order.epoch != epoch) {
     auto& d = st.displaced;
     d.erase(std::remove_if(d.begin(), d.end(),
-                           [&](const registry_entry& e) {
+                           [&](const local_entry& e) {
                              return e.order.name == name
                                     && e.order.epoch == epoch;
                            }),
@@ -268,12 +328,12 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
     }
     return;
   }
-  if (i->second.status.state == task_state::running) {
+  if (i->second.running()) {
     // The cluster declared this incarnation over (lost) while it ran on
     // here, e.g. through a hang of this node: it must not run on. (If the
     // lease ran out meanwhile, that stops every worker, this one too.)
     check_lease(self);
-    if (i->second.status.state == task_state::running) {
+    if (i->second.running()) {
       log_line{} << "dtask-node " << st.ctx->name << ": stopped task "
                  << name << ": the cluster declared it over";
       if (i->second.worker)
@@ -338,13 +398,13 @@ void check_lease(registry_ptr self) {
   size_t stopped = 0;
   for (auto& kvp : st.entries) {
     auto& entry = kvp.second;
-    if (entry.status.state != task_state::running)
+    if (!entry.running())
       continue;
     if (entry.worker)
       kill_worker(self, entry.worker, entry.order.name);
-    entry.status.state = task_state::lost;
-    entry.status.reason = "the node " + st.ctx->name
-                          + " was cut off from the cluster's majority";
+    entry.finish(task_state::lost, caf::message{},
+                 "the node " + st.ctx->name
+                   + " was cut off from the cluster's majority");
     entry.order.args = caf::message{};
     end(self, entry);
     ++stopped;
@@ -362,7 +422,7 @@ void log_event(registry_ptr self, const std::string& line) {
 
 /// Spawns the worker of `entry` (running, no worker yet) and returns where
 /// it runs.
-task_ref launch(registry_ptr self, registry_entry& entry) {
+task_ref launch(registry_ptr self, local_entry& entry) {
   auto& st = self->state;
   auto factory = st.ctx->tasks.find(entry.order.type);
   auto worker = spawn_worker(self->system(), *factory, entry.order,
@@ -370,7 +430,7 @@ task_ref launch(registry_ptr self, registry_entry& entry) {
   self->monitor(worker);
   st.workers.emplace(worker.address(),
                      worker_info{task_key{entry.order.name, entry.order.epoch},
-                                 false, {}, caf::none});
+                                 false, {}, nullptr});
   if (st.ctx->events->enabled())
     log_event(self, "start " + std::to_string(mono_ns(clock_type::now())) + " "
                       + std::to_string(entry.order.epoch) + " " + st.ctx->name
@@ -382,6 +442,8 @@ task_ref launch(registry_ptr self, registry_entry& entry) {
   // start again elsewhere.
   if (entry.order.restart == restart_policy::never)
     entry.order.args = caf::message{};
+  if (!entry.order.want_worker)
+    worker = nullptr; // See start_options::want_worker.
   return task_ref{entry.order.name, st.ctx->name, std::move(worker),
                   entry.order.epoch};
 }
@@ -395,8 +457,7 @@ void launch_waiting(registry_ptr self,
   if (!mirrored || mirror_blocked(self)) {
     auto err = make_error(errc::node_down, key.name, st.ctx->name);
     if (i != st.entries.end() && i->second.order.epoch == key.epoch
-        && i->second.status.state == task_state::running
-        && !i->second.worker) {
+        && i->second.running() && !i->second.worker) {
       st.entries.erase(i);
       if (st.orchestrator.handle)
         self->send(st.orchestrator.handle, spawned_atom::value, key.name,
@@ -406,7 +467,7 @@ void launch_waiting(registry_ptr self,
     return;
   }
   if (i == st.entries.end() || i->second.order.epoch != key.epoch
-      || i->second.status.state != task_state::running || i->second.worker) {
+      || !i->second.running() || i->second.worker) {
     rp.deliver(make_error(errc::no_quorum, "the node " + st.ctx->name
                                              + " lost its lease before the "
                                                "task could start"));
@@ -464,17 +525,14 @@ void spawn(registry_ptr self, spawn_order& order,
     return;
   }
   auto i = st.entries.find(order.name);
-  if (i != st.entries.end() && i->second.status.state == task_state::running)
+  if (i != st.entries.end() && i->second.running())
     return refuse(make_error(errc::already_running, order.name, st.ctx->name,
                              i->second.worker));
   if (i != st.entries.end()) // An outcome the orchestrator did not record yet.
     st.displaced.push_back(std::move(i->second));
   auto& entry = st.entries[order.name];
-  entry.status = task_status{order.name, task_state::running, st.ctx->name,
-                             caf::message{}, std::string{}};
-  entry.status.epoch = order.epoch;
-  entry.status.token = order.token;
-  entry.status.attempt = order.attempt;
+  entry.state = task_state::running;
+  entry.ended = nullptr;
   entry.worker = nullptr;
   entry.order = std::move(order);
   if (!st.mirror_to) {
@@ -486,7 +544,7 @@ void spawn(registry_ptr self, spawn_order& order,
   // holds its entry: if this node dies, or is cut off, the next
   // orchestrator knows every name that may run here. (Batched like the
   // reports: one mirror round trip per flush.)
-  st.mirror_confirms.emplace_back(entry);
+  st.mirror_confirms.push_back(to_wire(entry, st.ctx->name));
   if (entry.order.restart == restart_policy::never)
     st.mirror_confirms.back().order.args = caf::message{};
   st.mirror_waiters.emplace_back(std::move(rp),
@@ -529,12 +587,12 @@ void check_leave(registry_ptr self) {
   auto now = clock_type::now();
   size_t running = 0;
   for (auto& kvp : st.entries)
-    if (kvp.second.status.state == task_state::running)
+    if (kvp.second.running())
       ++running;
   if (running > 0 && now >= st.leave_deadline && !st.leave_cut) {
     st.leave_cut = true;
     for (auto& w : st.workers) {
-      w.second.result = task_status{};
+      w.second.result = std::make_unique<task_status>();
       auto& r = *w.second.result;
       r.name = w.second.key.name;
       r.state = task_state::failed;
@@ -584,18 +642,18 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
     auto j = st.entries.find(key.name);
     auto mine = j != st.entries.end() && j->second.order.epoch == key.epoch;
     // The entry may belong to a newer incarnation of the same name by now.
-    if (mine && j->second.status.state == task_state::running) {
+    if (mine && j->second.running()) {
       // The task's end counts from now, when its actor is gone: only then
       // may the name run again (at most one instance at any time).
       auto& entry = j->second;
       if (info.result) {
-        entry.status = std::move(*info.result);
+        auto& r = *info.result;
+        entry.finish(r.state, std::move(r.result), std::move(r.reason));
       } else {
-        entry.status.state = task_state::failed;
-        entry.status.reason = dm.reason
-                                ? "the task's actor stopped: "
-                                    + self->system().render(dm.reason)
-                                : "the task's actor stopped without a result";
+        entry.finish(task_state::failed, caf::message{},
+                     dm.reason ? "the task's actor stopped: "
+                                   + self->system().render(dm.reason)
+                               : "the task's actor stopped without a result");
       }
       end(self, entry);
     }
@@ -605,7 +663,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       log_event(self, "stop " + std::to_string(now) + " "
                         + std::to_string(end_ns) + " "
                         + std::to_string(key.epoch) + " " + st.ctx->name + " "
-                        + (mine ? to_string(j->second.status.state) : "over")
+                        + (mine ? to_string(j->second.state) : "over")
                         + " " + key.name);
     }
     for (auto& w : resume)
@@ -628,14 +686,13 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto w = st.workers.find(
         caf::actor_cast<caf::actor_addr>(self->current_sender()));
       if (i == st.entries.end() || i->second.order.epoch != epoch
-          || i->second.status.state != task_state::running
-          || w == st.workers.end() || w->second.key.epoch != epoch)
+          || !i->second.running() || w == st.workers.end() || w->second.key.epoch != epoch)
         return;
       status.node = st.ctx->name;
       status.epoch = epoch;
       status.token = i->second.order.token;
       status.attempt = i->second.order.attempt;
-      w->second.result = std::move(status);
+      w->second.result = std::make_unique<task_status>(std::move(status));
     },
     [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {
       // An orchestrator recorded these outcomes (it sent their callbacks)
@@ -647,7 +704,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       for (auto& key : keys) {
         auto i = st.entries.find(key.name);
         if (stale && i != st.entries.end() && i->second.order.epoch == key.epoch
-            && i->second.status.state == task_state::running)
+            && i->second.running())
           continue;
         forget(self, key.name, key.epoch);
       }
@@ -685,10 +742,10 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         // a majority is not processed) are sent again every second.
         if (++st.ticks % 10 == 0) {
           for (auto& kvp : st.entries)
-            if (kvp.second.status.state != task_state::running)
-              st.reports.push_back(kvp.second);
+            if (!kvp.second.running())
+              st.reports.push_back(to_wire(kvp.second, st.ctx->name));
           for (auto& e : st.displaced)
-            st.reports.push_back(e);
+            st.reports.push_back(to_wire(e, st.ctx->name));
           if (!st.reports.empty())
             schedule_flush(self);
         }
@@ -723,8 +780,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       // table without handles).
       auto& st = self->state;
       auto i = st.entries.find(name);
-      if (i == st.entries.end()
-          || i->second.status.state != task_state::running)
+      if (i == st.entries.end() || !i->second.running())
         return caf::actor{};
       return i->second.worker;
     },
@@ -753,13 +809,14 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       std::vector<registry_entry> result;
       result.reserve(st.entries.size());
       for (auto& kvp : st.entries) {
-        result.push_back(kvp.second);
+        result.push_back(to_wire(kvp.second, st.ctx->name));
         result.back().worker = nullptr;
       }
-      result.insert(result.end(), st.displaced.begin(), st.displaced.end());
+      for (auto& e : st.displaced)
+        result.push_back(to_wire(e, st.ctx->name));
       for (auto& origin : st.mirrored)
         for (auto& kvp : origin.second)
-          result.push_back(kvp.second);
+          result.push_back(to_wire(kvp.second, origin.first));
       return result;
     },
     [=](sync_atom, members_atom) {
@@ -825,7 +882,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         return;
       std::vector<registry_entry> all;
       for (auto& kvp : st.entries)
-        all.push_back(kvp.second);
+        all.push_back(to_wire(kvp.second, st.ctx->name));
       self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all, true);
       self->send(st.mirror_to, mirror_atom::value, members_atom::value,
                  st.ctx->name, st.own_members);
@@ -843,8 +900,12 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
                           "mirror update from a replaced orchestrator's node");
       note_origin(self, origin);
       auto& mine = st.mirrored[origin];
-      for (auto& e : entries)
-        mine[e.order.name] = std::move(e);
+      for (auto& e : entries) {
+        // (Not `mine[e.order.name] = from_wire(std::move(e))`: since C++17
+        // the right side runs first and would move the name out of the key.)
+        auto& slot = mine[e.order.name];
+        slot = from_wire(std::move(e));
+      }
       return true;
     },
     [=](mirror_atom, const std::string& origin,
@@ -860,8 +921,12 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto& mine = mirrored[origin];
       if (replace_all)
         mine.clear();
-      for (auto& e : updates)
-        mine[e.order.name] = std::move(e);
+      for (auto& e : updates) {
+        // (Not `mine[e.order.name] = from_wire(std::move(e))`: since C++17
+        // the right side runs first and would move the name out of the key.)
+        auto& slot = mine[e.order.name];
+        slot = from_wire(std::move(e));
+      }
     },
     [=](mirror_atom, const std::string& origin,
         const std::vector<task_key>& removals) {

@@ -102,6 +102,7 @@ struct local_client {
     dtask::start_options opts;
     opts.name = name;
     opts.callback = std::move(callback);
+    opts.want_worker = true; // The tests compare workers.
     return cli->start(type, std::move(args), std::move(opts));
   }
 
@@ -322,6 +323,13 @@ TEST(cluster_3, a_running_name_is_refused_with_the_running_worker) {
   ASSERT_TRUE((ctx.match_elements<std::string, std::string, caf::actor>()));
   EXPECT_EQ(ctx.get_as<caf::actor>(2), first->worker);
   EXPECT_EQ(lc.state("dup"), "running");
+  // A start that does not ask for the worker's handle gets none.
+  dtask::start_options plain;
+  plain.name = "plain";
+  auto ref = lc.cli->start("sleep", caf::make_message(int64_t{5000}), plain);
+  ASSERT_TRUE(ref);
+  EXPECT_FALSE(ref->worker);
+  EXPECT_FALSE(ref->node.empty());
 }
 
 TEST(cluster_3, concurrent_starts_of_one_name_run_it_once) {

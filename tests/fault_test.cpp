@@ -304,6 +304,7 @@ TEST(faults, hundred_concurrent_starts_of_one_name_from_every_node) {
       for (int k = 0; k < n; ++k) {
         dtask::start_options opts;
         opts.name = "the-one";
+        opts.want_worker = true;
         self
           ->request(api, 20s, dtask::start_atom::value, std::string{"sleep"},
                     caf::make_message(int64_t{20000}), opts)

@@ -53,7 +53,7 @@ TEST_F(task_table_test, edge4_finish_ends_a_task_exactly_once) {
                           t0);
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->state, task_state::done);
-  EXPECT_EQ(rec->result.get_as<int>(0), 5);
+  EXPECT_EQ(rec->status().result.get_as<int>(0), 5);
   // A second report of the same end (a retry, a late message) is refused,
   // so the caller delivers the callback once.
   EXPECT_EQ(table.finish("a", 7, task_state::failed, {}, "x", t0), nullptr);
@@ -74,7 +74,7 @@ TEST_F(task_table_test, edge4_failed_keeps_the_reason) {
   table.begin("a", "n1:1", 7, 0, caf::actor{});
   table.finish("a", 7, task_state::failed, {}, "boom", t0);
   EXPECT_EQ(table.find("a", t0)->state, task_state::failed);
-  EXPECT_EQ(table.find("a", t0)->reason, "boom");
+  EXPECT_EQ(table.find("a", t0)->status().reason, "boom");
 }
 
 TEST_F(task_table_test, edge4_stale_incarnation_cannot_end_a_newer_one) {
@@ -146,14 +146,15 @@ TEST_F(task_table_test, edge5_node_lost_spares_incarnations_after_the_drop) {
   auto lost = table.node_lost("n1:1", t0, 8, "cut off");
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0]->name, "old");
-  EXPECT_EQ(lost[0]->reason, "cut off");
+  EXPECT_EQ(lost[0]->status().reason, "cut off");
   EXPECT_TRUE(table.find("new", t0)->running());
 }
 
 TEST_F(task_table_test, edge7_restart_moves_a_running_task_to_its_next_attempt) {
   auto& rec = table.begin("a", "n1:1", 7, 42, caf::actor{});
   rec.restart = dtask::restart_policy::on_node_loss;
-  rec.type = "sleep";
+  rec.spec = std::make_shared<const dtask::restart_spec>(
+    dtask::restart_spec{"sleep", caf::message{}});
   EXPECT_TRUE(rec.restartable());
   auto next = table.restart("a", 7, "n2:2", 11);
   ASSERT_NE(next, nullptr);
@@ -161,7 +162,7 @@ TEST_F(task_table_test, edge7_restart_moves_a_running_task_to_its_next_attempt) 
   EXPECT_EQ(next->attempt, 2u);
   EXPECT_EQ(next->node, "n2:2");
   EXPECT_EQ(next->token, 42u);
-  EXPECT_EQ(next->type, "sleep");
+  EXPECT_EQ(next->spec->type, "sleep");
   EXPECT_FALSE(next->confirmed);
   EXPECT_EQ(table.running_on("n1:1"), 0u);
   EXPECT_EQ(table.running_on("n2:2"), 1u);

@@ -97,7 +97,8 @@ inline const char* to_string(task_state x) {
 
 // -- public message types -----------------------------------------------------
 
-/// The reply to a successful start: where the task runs.
+/// The reply to a successful start: where the task runs. `worker` is set
+/// only if the start asked for it (`start_options::want_worker`).
 ///
 /// Callbacks: the cluster sends a task's callback at least once; in rare
 /// failover windows (an orchestrator cut off right after sending it) a
@@ -185,12 +186,18 @@ struct start_options {
   caf::actor callback;
   uint64_t token = 0;
   restart_policy restart = restart_policy::never;
+  /// Set `task_ref::worker` in the reply. Off by default: a handle shipped
+  /// to another process costs CAF a proxy there and two bookkeeping
+  /// messages per task (a fifth of the cluster's memory per running task,
+  /// and about a tenth of start throughput, in `dtask-bench`). The name
+  /// identifies the task; `already_running` always names the worker.
+  bool want_worker = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, start_options& x) {
   return f(caf::meta::type_name("dtask.start_options"), x.name, x.callback,
-           x.token, x.restart);
+           x.token, x.restart, x.want_worker);
 }
 
 /// The typed interface of the orchestrator: what any CAF actor, local or
@@ -280,13 +287,15 @@ struct spawn_order {
   /// before this order: a registry refuses an order older than its latest
   /// lease grant's count (the order was given up on).
   uint64_t node_gen = 0;
+  /// The caller asked for the worker's handle in the reply.
+  bool want_worker = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, spawn_order& x) {
   return f(caf::meta::type_name("dtask.spawn_order"), x.name, x.type, x.args,
            x.callback, x.token, x.epoch, x.orch_epoch, x.restart, x.attempt,
-           x.node_gen);
+           x.node_gen, x.want_worker);
 }
 
 /// Registry -> orchestrator: one task the registry owns, for `report` and

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,7 +41,21 @@ namespace dtask {
 
 using clock_type = std::chrono::steady_clock;
 
-/// Everything the orchestrator knows of one incarnation of a task.
+/// What a task ended with.
+struct task_outcome {
+  caf::message result;
+  std::string reason;
+};
+
+/// What a restartable task needs to start again.
+struct restart_spec {
+  std::string type;
+  caf::message args;
+};
+
+/// Everything the orchestrator knows of one incarnation of a task. Kept
+/// small (memory per running task counts): what only an ended or a
+/// restartable task needs sits behind a pointer.
 struct task_record {
   std::string name;
   task_state state = task_state::running;
@@ -57,17 +72,16 @@ struct task_record {
   /// (they are costly to ship by the thousand) and fetches one on demand.
   caf::actor worker;
   caf::actor callback;
-  caf::message result;
-  std::string reason;
-  clock_type::time_point ended_at;
+  /// Set once ended.
+  std::shared_ptr<const task_outcome> outcome;
   /// For restartable tasks: the policy, the attempt, and what to start again.
   restart_policy restart = restart_policy::never;
   uint32_t attempt = 1;
-  std::string type;
-  caf::message args;
+  std::shared_ptr<const restart_spec> spec;
 
   bool restartable() const noexcept {
-    return restart == restart_policy::on_node_loss && attempt < max_attempts;
+    return restart == restart_policy::on_node_loss && attempt < max_attempts
+           && spec != nullptr;
   }
 
   bool running() const noexcept {
@@ -75,8 +89,15 @@ struct task_record {
   }
 
   task_status status() const {
-    return task_status{name,  state, node,  result, reason,
-                       epoch, false, token, attempt};
+    return task_status{name,
+                       state,
+                       node,
+                       outcome ? outcome->result : caf::message{},
+                       outcome ? outcome->reason : std::string{},
+                       epoch,
+                       false,
+                       token,
+                       attempt};
   }
 };
 
@@ -260,9 +281,8 @@ private:
            std::string reason, clock_type::time_point now) {
     dec_running(rec.node);
     rec.state = state;
-    rec.result = std::move(result);
-    rec.reason = std::move(reason);
-    rec.ended_at = now;
+    rec.outcome = std::make_shared<const task_outcome>(
+      task_outcome{std::move(result), std::move(reason)});
     rec.worker = nullptr;
     // `ttl_` is constant, so deadlines enter this queue in order.
     ended_.push_back(ended_entry{now + ttl_, rec.name, rec.epoch});
