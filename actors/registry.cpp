@@ -68,12 +68,6 @@ struct worker_info {
   std::unique_ptr<task_status> result;
 };
 
-/// What a task ended with, kept once it ended.
-struct outcome {
-  caf::message result;
-  std::string reason;
-};
-
 /// One incarnation this registry owns, or one mirrored here. The wire form
 /// (`registry_entry`) repeats name, node, epoch, token and attempt in its
 /// status; here they come from the order, and a running task keeps no
@@ -82,7 +76,8 @@ struct local_entry {
   spawn_order order;
   caf::actor worker;
   task_state state = task_state::running;
-  std::unique_ptr<outcome> ended;
+  /// Set once it ended (`task_outcome`, as in the orchestrator's table).
+  std::unique_ptr<task_outcome> ended;
 
   bool running() const noexcept {
     return state == task_state::running;
@@ -90,8 +85,8 @@ struct local_entry {
 
   void finish(task_state s, caf::message result, std::string reason) {
     state = s;
-    ended = std::make_unique<outcome>(outcome{std::move(result),
-                                              std::move(reason)});
+    ended = std::make_unique<task_outcome>(
+      task_outcome{std::move(result), std::move(reason)});
   }
 };
 
@@ -686,7 +681,8 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto w = st.workers.find(
         caf::actor_cast<caf::actor_addr>(self->current_sender()));
       if (i == st.entries.end() || i->second.order.epoch != epoch
-          || !i->second.running() || w == st.workers.end() || w->second.key.epoch != epoch)
+          || !i->second.running() || w == st.workers.end()
+          || w->second.key.epoch != epoch)
         return;
       status.node = st.ctx->name;
       status.epoch = epoch;
