@@ -8,16 +8,23 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
+#include <caf/node_id.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "dtask/config.hpp"
 #include "dtask/protocol.hpp"
 #include "dtask/task.hpp"
+#include "dtask/task_table.hpp"
 
 namespace dtask {
 
@@ -84,21 +91,50 @@ inline int64_t mono_ns(std::chrono::steady_clock::time_point t) {
 class event_sink {
 public:
   explicit event_sink(const std::string& path);
-  ~event_sink();
+  virtual ~event_sink();
 
   event_sink(const event_sink&) = delete;
   event_sink& operator=(const event_sink&) = delete;
 
-  bool enabled() const {
+  virtual bool enabled() const {
     return file_ != nullptr;
   }
 
-  void write(const std::string& line) const;
+  virtual void write(const std::string& line) const;
+
+protected:
+  /// For a sink that keeps the lines elsewhere (the simulation).
+  event_sink() = default;
 
 private:
   std::FILE* file_ = nullptr;
   mutable std::mutex mtx_;
 };
+
+/// How a node reads time: from its actors' clock (`self->clock()`: the
+/// steady clock in a real process, the virtual clock in the simulation),
+/// scaled by `rate`. The rate is 1 in a real process; the simulation drifts
+/// each node's clock within the margin M. Every time an actor of a node
+/// reads comes from here, so a simulation can drive all of it.
+struct node_clock {
+  double rate = 1.0;
+
+  clock_type::time_point now(const caf::actor_clock& clock) const noexcept {
+    auto t = clock.now();
+    if (rate == 1.0)
+      return t;
+    auto ns = static_cast<double>(t.time_since_epoch().count()) * rate;
+    return clock_type::time_point{
+      clock_type::duration{static_cast<clock_type::rep>(ns)}};
+  }
+};
+
+/// What a supervisor connects to peers with: `(connect, host, port)`
+/// answered as CAF's middleman answers it (the peer's node, the actor it
+/// published, that actor's interface).
+using connector_api = caf::typed_actor<
+  caf::replies_to<caf::connect_atom, std::string, uint16_t>::with<
+    caf::node_id, caf::strong_actor_ptr, std::set<std::string>>>;
 
 /// What every actor of a node shares, immutable after start.
 struct node_context {
@@ -108,6 +144,15 @@ struct node_context {
   /// `config.voters()`, sorted.
   std::vector<std::string> voters;
   std::shared_ptr<event_sink> events;
+  node_clock clock;
+  /// The middleman in a real process, the simulated network in the
+  /// simulation.
+  connector_api connector;
+
+  /// Now, on this node's clock.
+  clock_type::time_point now(const caf::actor_clock& clock) const noexcept {
+    return this->clock.now(clock);
+  }
 
   bool is_voter(const std::string& node) const {
     return std::binary_search(voters.begin(), voters.end(), node);
@@ -138,6 +183,8 @@ caf::actor spawn_orchestrator(caf::actor_system& sys, node_context_ptr ctx,
 struct lease_clock {
   std::atomic<int64_t> until_ns{0};
   std::atomic<uint64_t> cuts{0};
+  /// The node's clock, for the workers.
+  node_clock clock;
 
   bool valid(std::chrono::steady_clock::time_point now,
              uint64_t cut) const noexcept {

@@ -90,7 +90,8 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
                            "cluster.event-log: cannot open " + cfg.event_log);
   auto ctx = std::make_shared<node_context>(
     node_context{cfg, cfg.name(), std::move(cat), cfg.voters(),
-                 std::move(events)});
+                 std::move(events), node_clock{}, connector_api{}});
+  ctx->connector = sys.middleman().actor_handle();
   auto registry = spawn_registry(sys, ctx);
   auto supervisor = spawn_supervisor(sys, ctx, registry);
   // Reuse the address: a restarted node must be able to listen again while

@@ -79,6 +79,8 @@
 #include <caf/detail/serialized_size.hpp>
 
 #include "actors.hpp"
+#include "mutations.hpp"
+#include "node_actor.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/names.hpp"
 #include "dtask/ring.hpp"
@@ -175,7 +177,12 @@ struct orchestrator_state {
 
 const char* orchestrator_state::name = "dtask.orchestrator";
 
-using orchestrator_ptr = caf::stateful_actor<orchestrator_state>*;
+using orchestrator_ptr = caf::stateful_actor<orchestrator_state, node_actor>*;
+
+/// Now, on this node's clock.
+clock_type::time_point node_time(orchestrator_ptr self) {
+  return self->state.ctx->now(self->clock());
+}
 
 orchestrator_ref self_ref(orchestrator_ptr self) {
   auto& st = self->state;
@@ -183,7 +190,7 @@ orchestrator_ref self_ref(orchestrator_ptr self) {
 }
 
 bool has_quorum(orchestrator_ptr self) {
-  return clock_type::now() < self->state.quorum_until;
+  return node_time(self) < self->state.quorum_until;
 }
 
 /// The earliest time at which a node dropped at `dropped` surely stopped its
@@ -192,6 +199,8 @@ clock_type::time_point fence_time(orchestrator_ptr self,
                                   clock_type::time_point dropped) {
   auto& st = self->state;
   auto t = dropped + lease_duration;
+  if (mutated(mutation::lost_before_lease_end))
+    return dropped + lease_margin;
   if (st.takeover)
     t = std::max(t, *st.first_quorum + 2 * lease_duration);
   return t + lease_margin;
@@ -203,7 +212,7 @@ bool outcomes_open(orchestrator_ptr self) {
   if (!has_quorum(self))
     return false;
   return !st.takeover
-         || clock_type::now() >= *st.first_quorum + lease_duration
+         || node_time(self) >= *st.first_quorum + lease_duration
                                    + lease_margin;
 }
 
@@ -224,7 +233,7 @@ void quorum_ack(orchestrator_ptr self, const std::string& node,
   std::sort(times.begin(), times.end(), std::greater<>{});
   st.quorum_until = std::max(st.quorum_until, times[k - 1] + lease_duration);
   if (!st.first_quorum && has_quorum(self)) {
-    st.first_quorum = clock_type::now();
+    st.first_quorum = node_time(self);
     log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
                << st.epoch << " holds a majority";
   }
@@ -347,7 +356,7 @@ void settle(orchestrator_ptr self, const std::string& name, uint64_t epoch,
 void merge(orchestrator_ptr self, const caf::actor& registry,
            std::vector<registry_entry>& entries) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = node_time(self);
   if (!outcomes_open(self)) {
     // Running entries are taken now; outcomes are not recorded yet ((d)
     // above): the registries keep them and report them again every second.
@@ -448,7 +457,7 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
 void sync_member(orchestrator_ptr self, const member& m,
                  std::function<void()> done) {
   auto registry = m.registry;
-  auto sent = clock_type::now();
+  auto sent = node_time(self);
   self->request(registry, sync_timeout, sync_atom::value, self_ref(self))
     .then(
       [=](std::vector<registry_entry>& entries) {
@@ -472,7 +481,7 @@ void sync_member(orchestrator_ptr self, const member& m,
 /// members that joined, a new ring.
 void set_members(orchestrator_ptr self, std::vector<member>& members) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = node_time(self);
   std::map<std::string, member> next;
   for (auto& m : members)
     next.emplace(m.node, std::move(m));
@@ -541,12 +550,12 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
     return make_error(errc::no_quorum,
                       "the orchestrator " + st.ctx->name
                         + " does not reach a majority of the cluster's members");
-  auto rec = st.table.find(opts.name, clock_type::now());
+  auto rec = st.table.find(opts.name, node_time(self));
   auto leases_end = *st.first_quorum + 2 * lease_duration + lease_margin;
   // Covered only while the mirrors' promises outlast the old leases.
   auto covered = st.covered && leases_end <= st.cover_until;
   if (rec == nullptr && st.takeover && !covered
-      && clock_type::now() < leases_end)
+      && node_time(self) < leases_end)
     return make_error(errc::no_quorum,
                       "a new orchestrator waits until the previous one's "
                       "leases surely ended before it starts unknown names");
@@ -624,7 +633,7 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
   if (st.ring.empty())
     return;
   std::vector<std::pair<std::string, uint64_t>> todo;
-  st.table.for_each(clock_type::now(), [&](task_record& rec) {
+  st.table.for_each(node_time(self), [&](task_record& rec) {
     if (rec.running() && rec.node == node && rec.epoch <= max_epoch
         && rec.vouched != fence_id && rec.restartable())
       todo.emplace_back(rec.name, rec.epoch);
@@ -665,7 +674,7 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
 /// second) the TTL of finished tasks.
 void tick(orchestrator_ptr self) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = node_time(self);
   for (auto& kvp : st.members)
     if (st.ctx->is_voter(kvp.first))
       self->send(kvp.second.registry, quorum_atom::value, st.epoch,
@@ -703,7 +712,7 @@ caf::behavior serving(orchestrator_ptr self) {
     [=](start_atom, std::string& type, caf::message& args,
         start_options& opts) { return start(self, type, args, opts); },
     [=](status_atom, const std::string& name) -> caf::result<task_status> {
-      auto rec = self->state.table.find(name, clock_type::now());
+      auto rec = self->state.table.find(name, node_time(self));
       if (rec == nullptr)
         return make_error(errc::not_found, name);
       auto result = rec->status();
@@ -713,7 +722,7 @@ caf::behavior serving(orchestrator_ptr self) {
     [=](list_atom) {
       std::vector<task_status> result;
       auto stale = !has_quorum(self);
-      self->state.table.for_each(clock_type::now(), [&](task_record& rec) {
+      self->state.table.for_each(node_time(self), [&](task_record& rec) {
         result.push_back(rec.status());
         result.back().stale = stale;
       });
@@ -734,13 +743,13 @@ caf::behavior serving(orchestrator_ptr self) {
       // A registry refused a spawn order (its catalog lacks the type, or
       // this orchestrator is outdated); the caller got the error already.
       auto& st = self->state;
-      auto rec = st.table.find(name, clock_type::now());
+      auto rec = st.table.find(name, node_time(self));
       if (rec != nullptr && rec->epoch == epoch && rec->attempt > 1) {
         // A restart that could not run: the task ends lost, and says why.
         auto ended = st.table.finish(name, epoch, task_state::lost, {},
                                      "lost with its node; the restart failed: "
                                        + self->system().render(err),
-                                     clock_type::now());
+                                     node_time(self));
         if (ended != nullptr)
           deliver_callback(self, *ended);
         return;
@@ -828,7 +837,7 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
       [=](std::vector<mirrored_members>& lists) {
         auto& st = self->state;
         st.cover_required.insert(st.ctx->voters.begin(), st.ctx->voters.end());
-        auto now = clock_type::now();
+        auto now = node_time(self);
         for (auto& l : lists) {
           auto promised = clock_type::time_point{
             std::chrono::nanoseconds{l.promised_until}};

@@ -49,6 +49,8 @@
 #include <caf/all.hpp>
 
 #include "actors.hpp"
+#include "mutations.hpp"
+#include "node_actor.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/task_table.hpp"
 
@@ -116,6 +118,21 @@ local_entry from_wire(registry_entry&& r) {
     e.finish(r.status.state, std::move(r.status.result),
              std::move(r.status.reason));
   return e;
+}
+
+/// Stores mirrored entries of one origin under their names.
+void store_mirrored(std::unordered_map<std::string, local_entry>& mine,
+                    std::vector<registry_entry>& entries) {
+  for (auto& e : entries) {
+    if (mutated(mutation::mirror_collapse)) {
+      mine[e.order.name] = from_wire(std::move(e));
+      continue;
+    }
+    // (Not `mine[e.order.name] = from_wire(std::move(e))`: since C++17 the
+    // right side runs first and would move the name out of the key.)
+    auto& slot = mine[e.order.name];
+    slot = from_wire(std::move(e));
+  }
 }
 
 /// How long a spawn order waits for a lease before it is refused.
@@ -196,7 +213,12 @@ struct registry_state {
 
 const char* registry_state::name = "dtask.registry";
 
-using registry_ptr = caf::stateful_actor<registry_state>*;
+using registry_ptr = caf::stateful_actor<registry_state, node_actor>*;
+
+/// Now, on this node's clock.
+clock_type::time_point node_time(registry_ptr self) {
+  return self->state.ctx->now(self->clock());
+}
 
 void schedule_flush(registry_ptr self) {
   auto& st = self->state;
@@ -346,7 +368,7 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
 /// start nothing unmirrored there: it starts nothing then.
 bool mirror_blocked(registry_ptr self) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = node_time(self);
   auto blocked = false;
   for (auto i = st.promised.begin(); i != st.promised.end();) {
     if (i->second <= now) {
@@ -371,7 +393,7 @@ void note_origin(registry_ptr self, const std::string& origin) {
 }
 
 bool lease_valid(registry_ptr self) {
-  return clock_type::now() < self->state.lease_until;
+  return node_time(self) < self->state.lease_until;
 }
 
 /// Stops every running worker once the lease ran out: this node may be cut
@@ -427,7 +449,7 @@ task_ref launch(registry_ptr self, local_entry& entry) {
                      worker_info{task_key{entry.order.name, entry.order.epoch},
                                  false, {}, nullptr});
   if (st.ctx->events->enabled())
-    log_event(self, "start " + std::to_string(mono_ns(clock_type::now())) + " "
+    log_event(self, "start " + std::to_string(mono_ns(node_time(self))) + " "
                       + std::to_string(entry.order.epoch) + " " + st.ctx->name
                       + " " + entry.order.name);
   entry.worker = worker;
@@ -487,7 +509,8 @@ void spawn(registry_ptr self, spawn_order& order,
                  order.epoch, err);
     rp.deliver(std::move(err));
   };
-  if (order.orch_epoch < st.orchestrator.epoch)
+  if (order.orch_epoch < st.orchestrator.epoch
+      && !mutated(mutation::stale_orders))
     return refuse(make_error(errc::stale_orchestrator,
                              "spawn order from an outdated orchestrator"));
   if (st.leave_promise)
@@ -495,7 +518,7 @@ void spawn(registry_ptr self, spawn_order& order,
   if (order.orch_epoch == st.orchestrator.epoch && order.node_gen < st.node_gen)
     return refuse(make_error(errc::node_down, order.name, st.ctx->name));
   if (!lease_valid(self)) {
-    auto now = clock_type::now();
+    auto now = node_time(self);
     if (now < st.lease_wait_until.value_or(now + lease_wait)) {
       st.lease_waiters.emplace_back(std::move(order), std::move(rp),
                                     now + lease_wait);
@@ -530,7 +553,7 @@ void spawn(registry_ptr self, spawn_order& order,
   entry.ended = nullptr;
   entry.worker = nullptr;
   entry.order = std::move(order);
-  if (!st.mirror_to) {
+  if (!st.mirror_to || mutated(mutation::spawn_before_mirror)) {
     rp.deliver(launch(self, entry));
     report(self, entry);
     return;
@@ -553,7 +576,7 @@ void drain_lease_waiters(registry_ptr self) {
   auto& st = self->state;
   if (st.lease_waiters.empty())
     return;
-  auto now = clock_type::now();
+  auto now = node_time(self);
   auto valid = lease_valid(self);
   std::vector<lease_waiter> keep;
   auto waiters = std::move(st.lease_waiters);
@@ -579,7 +602,7 @@ void check_leave(registry_ptr self) {
   auto& st = self->state;
   if (!st.leave_promise)
     return;
-  auto now = clock_type::now();
+  auto now = node_time(self);
   size_t running = 0;
   for (auto& kvp : st.entries)
     if (kvp.second.running())
@@ -614,6 +637,7 @@ void check_leave(registry_ptr self) {
 
 caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->state.lease->clock = self->state.ctx->clock;
   self->send(self, tick_atom::value);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
@@ -653,7 +677,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       end(self, entry);
     }
     if (st.ctx->events->enabled()) {
-      auto now = mono_ns(clock_type::now());
+      auto now = mono_ns(node_time(self));
       auto end_ns = info.fenced ? std::min(now, mono_ns(info.fenced_at)) : now;
       log_event(self, "stop " + std::to_string(now) + " "
                         + std::to_string(end_ns) + " "
@@ -710,7 +734,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto& st = self->state;
       auto rp = self->make_response_promise<bool>();
       st.leave_promise = rp;
-      st.leave_deadline = clock_type::now() + st.ctx->config.leave_timeout;
+      st.leave_deadline = node_time(self) + st.ctx->config.leave_timeout;
       check_leave(self);
       return rp;
     },
@@ -730,10 +754,10 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       for (auto& kvp : st.promises)
         if (kvp.second.first)
           self->send(kvp.second.first, mirror_atom::value, lease_atom::value,
-                     mono_ns(clock_type::now()));
+                     mono_ns(node_time(self)));
       if (st.orchestrator.handle) {
         self->send(st.orchestrator.handle, lease_atom::value,
-                   st.orchestrator.epoch, mono_ns(clock_type::now()));
+                   st.orchestrator.epoch, mono_ns(node_time(self)));
         // Outcomes not acknowledged yet (a report to an orchestrator without
         // a majority is not processed) are sent again every second.
         if (++st.ticks % 10 == 0) {
@@ -793,7 +817,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       st.orchestrator = std::move(orch);
       // Ask for a lease at once: spawn orders may follow right away.
       self->send(st.orchestrator.handle, lease_atom::value,
-                 st.orchestrator.epoch, mono_ns(clock_type::now()));
+                 st.orchestrator.epoch, mono_ns(node_time(self)));
       // Everything this registry knows, own entries first, then mirrored
       // ones: the orchestrator takes a mirrored entry only if its origin
       // node is no longer a member. The sync answer supersedes queued
@@ -835,7 +859,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       if (!st.mirror_to || self->current_sender() != st.mirror_to.address())
         return;
       auto& until = st.promised[st.mirror_to.address()];
-      until = std::max(until, clock_type::now() + mirror_promise);
+      until = std::max(until, node_time(self) + mirror_promise);
       self->send(st.mirror_to, mirror_atom::value, lease_atom::value,
                  st.ctx->name, sent_ns);
     },
@@ -895,13 +919,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         return make_error(errc::stale_orchestrator,
                           "mirror update from a replaced orchestrator's node");
       note_origin(self, origin);
-      auto& mine = st.mirrored[origin];
-      for (auto& e : entries) {
-        // (Not `mine[e.order.name] = from_wire(std::move(e))`: since C++17
-        // the right side runs first and would move the name out of the key.)
-        auto& slot = mine[e.order.name];
-        slot = from_wire(std::move(e));
-      }
+      store_mirrored(st.mirrored[origin], entries);
       return true;
     },
     [=](mirror_atom, const std::string& origin,
@@ -917,12 +935,7 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto& mine = mirrored[origin];
       if (replace_all)
         mine.clear();
-      for (auto& e : updates) {
-        // (Not `mine[e.order.name] = from_wire(std::move(e))`: since C++17
-        // the right side runs first and would move the name out of the key.)
-        auto& slot = mine[e.order.name];
-        slot = from_wire(std::move(e));
-      }
+      store_mirrored(mine, updates);
     },
     [=](mirror_atom, const std::string& origin,
         const std::vector<task_key>& removals) {

@@ -26,6 +26,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors.hpp"
+#include "node_actor.hpp"
 #include "dtask/errors.hpp"
 
 namespace dtask {
@@ -79,14 +80,14 @@ struct supervisor_state {
   bool first_round_done = false;
   size_t first_round_pending = 0;
   /// When this node lost its last peer; empty while it has peers.
-  caf::optional<std::chrono::steady_clock::time_point> alone_since;
+  caf::optional<clock_type::time_point> alone_since;
   /// The last run of the watchdog, and until when a stall holds elections.
-  std::chrono::steady_clock::time_point last_watchdog;
-  std::chrono::steady_clock::time_point no_election_until;
+  clock_type::time_point last_watchdog;
+  clock_type::time_point no_election_until;
   /// The orchestrator this node last saw go down, and until when an
   /// announcement of it (from a peer that has not noticed yet) is ignored.
   caf::actor dead_orchestrator;
-  std::chrono::steady_clock::time_point dead_until;
+  clock_type::time_point dead_until;
   /// True while a pre-vote (see `elect`) is under way.
   bool prevoting = false;
   /// This node is leaving (SIGTERM), and the peers that announced so.
@@ -98,7 +99,12 @@ struct supervisor_state {
 
 const char* supervisor_state::name = "dtask.supervisor";
 
-using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
+using supervisor_ptr = caf::stateful_actor<supervisor_state, node_actor>*;
+
+/// Now, on this node's clock.
+clock_type::time_point node_time(supervisor_ptr self) {
+  return self->state.ctx->now(self->clock());
+}
 
 std::vector<member> all_members(supervisor_ptr self) {
   auto& st = self->state;
@@ -167,7 +173,7 @@ void push_members(supervisor_ptr self) {
 void adopt(supervisor_ptr self, orchestrator_ref ref) {
   auto& st = self->state;
   if (ref.handle == st.dead_orchestrator
-      && std::chrono::steady_clock::now() < st.dead_until)
+      && node_time(self) < st.dead_until)
     return; // Stale news from a peer that did not notice its death yet.
   if (st.orchestrator.handle)
     self->demonitor(st.orchestrator.handle);
@@ -196,7 +202,7 @@ void elect(supervisor_ptr self, bool prevoted = false) {
   auto next = next_voter(self);
   if (next != nullptr && next->node < st.ctx->name)
     return; // The smallest voter elects; its announcement will come.
-  auto now = std::chrono::steady_clock::now();
+  auto now = node_time(self);
   if (st.peers.empty() && st.alone_since && now < *st.alone_since + alone_grace)
     return; // The tick tries again.
   if (now - st.last_watchdog > stall_threshold || now < st.no_election_until)
@@ -225,7 +231,7 @@ void elect(supervisor_ptr self, bool prevoted = false) {
           [=](orchestrator_ref& ref) {
             auto& st = self->state;
             auto dead = ref.handle == st.dead_orchestrator
-                        && std::chrono::steady_clock::now() < st.dead_until;
+                        && node_time(self) < st.dead_until;
             if (!dead && supersedes(ref, *found))
               *found = std::move(ref);
             step();
@@ -256,7 +262,7 @@ void remove_peer(supervisor_ptr self, std::string node) {
   st.peers.erase(i);
   st.leaving_peers.erase(node);
   if (st.peers.empty())
-    st.alone_since = std::chrono::steady_clock::now();
+    st.alone_since = node_time(self);
   log_line{} << "dtask-node " << st.ctx->name << ": member " << node << " down";
   push_members(self);
 }
@@ -320,8 +326,7 @@ void try_connect(supervisor_ptr self, const std::string& node,
     if (first_round)
       first_round_step(self);
   };
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, join_timeout, caf::connect_atom::value, ep.host, ep.port)
+  self->request(st.ctx->connector, join_timeout, caf::connect_atom::value, ep.host, ep.port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -373,7 +378,7 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
       // Peers notice within a heartbeat or so; until then they may still
       // announce it. Longer would also ignore a genuine announcement after
       // a reconnect (a resumed node sees such downs for live actors).
-      st.dead_until = std::chrono::steady_clock::now()
+      st.dead_until = node_time(self)
                       + std::chrono::milliseconds(500);
       st.orchestrator = orchestrator_ref{};
       if (st.local_orchestrator
@@ -404,7 +409,7 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
   return {
     [=](watchdog_atom) {
       auto& st = self->state;
-      auto now = std::chrono::steady_clock::now();
+      auto now = node_time(self);
       auto gap = now - st.last_watchdog;
       if (gap > stall_threshold) {
         st.no_election_until = now + stall_hold;
@@ -431,7 +436,7 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
     [=](join_atom) {
       // From start_node, once the node listens: the first round of seeds.
       auto& st = self->state;
-      st.last_watchdog = std::chrono::steady_clock::now();
+      st.last_watchdog = node_time(self);
       self->delayed_send(self, watchdog_interval, watchdog_atom::value);
       std::vector<std::string> seeds;
       for (auto& ep : st.ctx->config.seeds)

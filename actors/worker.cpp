@@ -4,6 +4,8 @@
 #include <caf/all.hpp>
 
 #include "actors.hpp"
+#include "mutations.hpp"
+#include "node_actor.hpp"
 
 namespace dtask {
 
@@ -42,11 +44,11 @@ struct worker_init {
 
 /// A task's actor: an event-based actor that checks its node's lease before
 /// each message (see `spawn_worker`).
-class worker_actor : public caf::event_based_actor {
+class worker_actor : public node_actor {
 public:
   worker_actor(caf::actor_config& cfg, std::unique_ptr<worker_init> init,
                lease_clock_ptr lease)
-    : caf::event_based_actor(cfg),
+    : node_actor(cfg),
       init_(std::move(init)),
       lease_(std::move(lease)),
       cut_(lease_->cuts.load(std::memory_order_acquire)) {
@@ -66,10 +68,11 @@ public:
     // registry's cut). The registry stops this actor on its next tick (at
     // once after a hang: its tick is overdue then); until then every
     // message but that exit is dropped, timeouts included.
-    if (!lease_->valid(std::chrono::steady_clock::now(), cut_)
-        && !x.content().match_elements<caf::exit_msg>())
+    if (!lease_->valid(lease_->clock.now(clock()), cut_)
+        && !x.content().match_elements<caf::exit_msg>()
+        && !mutated(mutation::worker_ignores_lease))
       return caf::invoke_message_result::consumed;
-    return caf::event_based_actor::consume(x);
+    return node_actor::consume(x);
   }
 
 private:

@@ -1,0 +1,36 @@
+#pragma once
+
+// Test-only switches that put known bug classes back into the runtime, so
+// that the simulation (tests/sim) can show it finds them: `dtask-sim
+// --mutate=NAME` must report a violation. No real process sets one.
+
+#include <cstdint>
+
+namespace dtask {
+
+enum class mutation : uint8_t {
+  none,
+  /// A worker runs task code after its node's lease ended.
+  worker_ignores_lease,
+  /// The orchestrator declares a dropped node's tasks lost at r + M instead
+  /// of r + L + M (before the node surely stopped them).
+  lost_before_lease_end,
+  /// A start on the orchestrator's node spawns before the mirror confirmed
+  /// it.
+  spawn_before_mirror,
+  /// A registry runs spawn orders of an orchestrator older than the one it
+  /// follows.
+  stale_orders,
+  /// The mirror stores a batch under one key (the C++17 evaluation-order
+  /// bug: the name is moved out of the key before the assignment).
+  mirror_collapse,
+};
+
+/// The active mutation; `none` in every real process.
+extern mutation active_mutation;
+
+inline bool mutated(mutation m) noexcept {
+  return active_mutation == m;
+}
+
+} // namespace dtask

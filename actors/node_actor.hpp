@@ -1,0 +1,59 @@
+#pragma once
+
+// The base of every actor that belongs to a node (supervisor, registry,
+// orchestrator, worker), and the seam the deterministic simulation
+// (tests/sim) uses to play the network: a filter that sees each message
+// before the actor handles it. In a real process no filter is installed and
+// `consume` costs one extra branch.
+
+#include <caf/event_based_actor.hpp>
+#include <caf/mailbox_element.hpp>
+
+namespace dtask {
+
+/// Decides, for each message a node's actor is about to handle, whether it
+/// arrives now. The simulation implements it: it delays messages between
+/// nodes (keeping each link's order), drops them on partitions, and learns
+/// which node each new actor belongs to.
+class message_filter {
+public:
+  virtual ~message_filter();
+
+  /// A node's actor was just created (inside its constructor).
+  virtual void created(caf::scheduled_actor& self) = 0;
+
+  /// `self` is about to handle `x`: true lets it, false takes the message
+  /// away (the filter may deliver a copy later).
+  virtual bool admit(caf::scheduled_actor& self, caf::mailbox_element& x) = 0;
+
+  /// `self` left `x` in its mailbox (a skipping behaviour): it is offered
+  /// to `admit` again later and must pass then.
+  virtual void skipped(caf::scheduled_actor& self, caf::mailbox_element& x) = 0;
+};
+
+/// The installed filter; null in every real process. Set only before the
+/// actor system that it watches starts, and reset after it stopped.
+extern message_filter* active_message_filter;
+
+/// See the file comment.
+class node_actor : public caf::event_based_actor {
+public:
+  explicit node_actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
+    if (active_message_filter != nullptr)
+      active_message_filter->created(*this);
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    auto filter = active_message_filter;
+    if (filter == nullptr)
+      return caf::event_based_actor::consume(x);
+    if (!filter->admit(*this, x))
+      return caf::invoke_message_result::consumed;
+    auto result = caf::event_based_actor::consume(x);
+    if (result == caf::invoke_message_result::skipped)
+      filter->skipped(*this, x);
+    return result;
+  }
+};
+
+} // namespace dtask
