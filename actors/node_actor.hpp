@@ -22,6 +22,11 @@ public:
   /// A node's actor was just created (inside its constructor).
   virtual void created(caf::scheduled_actor& self) = 0;
 
+  /// `x` was just put into the mailbox of `self` (by the actor that runs
+  /// now, if any: the hop a delegated message takes starts there).
+  virtual void enqueued(caf::scheduled_actor& self,
+                        const caf::mailbox_element& x) = 0;
+
   /// `self` is about to handle `x`: true lets it, false takes the message
   /// away (the filter may deliver a copy later).
   virtual bool admit(caf::scheduled_actor& self, caf::mailbox_element& x) = 0;
@@ -41,6 +46,12 @@ public:
   explicit node_actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
     if (active_message_filter != nullptr)
       active_message_filter->created(*this);
+  }
+
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* eu) override {
+    if (active_message_filter != nullptr && x != nullptr)
+      active_message_filter->enqueued(*this, *x);
+    caf::event_based_actor::enqueue(std::move(x), eu);
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {

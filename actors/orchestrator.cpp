@@ -60,7 +60,11 @@
 // (e) Fencing. Every incarnation carries an epoch (orchestrator epoch << 32
 //     | sequence) that only grows; registries refuse spawn orders and ignore
 //     acknowledgements from orchestrators older than the one they follow,
-//     and discard outcomes of workers whose lease ran out.
+//     and discard outcomes of workers whose lease ran out. Supervisors
+//     never adopt an orchestrator below the highest epoch they have seen,
+//     and tell each other that epoch in `join`: the old orchestrator of a
+//     side that was cut off steps down instead of coming back after the
+//     newer one died (supervisor.cpp, `note_epoch`).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -744,11 +748,15 @@ caf::behavior serving(orchestrator_ptr self) {
       // this orchestrator is outdated); the caller got the error already.
       auto& st = self->state;
       auto rec = st.table.find(name, node_time(self));
-      if (rec != nullptr && rec->epoch == epoch && rec->attempt > 1) {
-        // A restart that could not run: the task ends lost, and says why.
+      if (rec != nullptr && rec->epoch == epoch
+          && (rec->attempt > 1 || rec->confirmed)) {
+        // A restart that could not run, or a start this orchestrator learned
+        // from a registry's sync (a retry of it may have been answered as
+        // running): the task ends lost, says why, and its callback is told.
+        auto why = rec->attempt > 1 ? "lost with its node; the restart failed: "
+                                    : "the start failed: ";
         auto ended = st.table.finish(name, epoch, task_state::lost, {},
-                                     "lost with its node; the restart failed: "
-                                       + self->system().render(err),
+                                     why + self->system().render(err),
                                      node_time(self));
         if (ended != nullptr)
           deliver_callback(self, *ended);

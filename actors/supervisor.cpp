@@ -118,7 +118,8 @@ std::vector<member> all_members(supervisor_ptr self) {
 }
 
 cluster_view view(supervisor_ptr self) {
-  return cluster_view{all_members(self), self->state.orchestrator};
+  return cluster_view{all_members(self), self->state.orchestrator,
+                      self->state.last_epoch};
 }
 
 /// True if this node sees a strict majority of the voters (itself included).
@@ -170,11 +171,46 @@ void push_members(supervisor_ptr self) {
   update_mirror(self);
 }
 
+/// Forgets the orchestrator this node follows (and stops it if it runs
+/// here).
+void drop_orchestrator(supervisor_ptr self) {
+  auto& st = self->state;
+  if (st.local_orchestrator) {
+    self->send_exit(st.local_orchestrator, caf::exit_reason::user_shutdown);
+    st.local_orchestrator = nullptr;
+  }
+  if (st.orchestrator.handle)
+    self->demonitor(st.orchestrator.handle);
+  st.orchestrator = orchestrator_ref{};
+  update_mirror(self);
+}
+
+/// Records that an orchestrator of epoch `epoch` existed. One below it is
+/// outdated for good, even once the newer one is gone: a side that was cut
+/// off keeps its old orchestrator, and adopting that again after a heal
+/// would start incarnations with smaller epochs than ones already run
+/// (fencing tokens must only grow). Such an orchestrator steps down, and
+/// the next election takes an epoch above `last_epoch`.
+void note_epoch(supervisor_ptr self, uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch <= st.last_epoch)
+    return;
+  st.last_epoch = epoch;
+  if (st.orchestrator.handle && st.orchestrator.epoch < epoch) {
+    log_line{} << "dtask-node " << st.ctx->name << ": orchestrator "
+               << st.orchestrator.node << " epoch " << st.orchestrator.epoch
+               << " is outdated (epoch " << epoch << " existed)";
+    drop_orchestrator(self);
+  }
+}
+
 void adopt(supervisor_ptr self, orchestrator_ref ref) {
   auto& st = self->state;
   if (ref.handle == st.dead_orchestrator
       && node_time(self) < st.dead_until)
     return; // Stale news from a peer that did not notice its death yet.
+  if (ref.epoch < st.last_epoch)
+    return; // Outdated (see note_epoch).
   if (st.orchestrator.handle)
     self->demonitor(st.orchestrator.handle);
   if (st.local_orchestrator && st.local_orchestrator != ref.handle) {
@@ -293,11 +329,14 @@ void try_connect(supervisor_ptr self, const std::string& node);
 
 void merge_view(supervisor_ptr self, cluster_view& v) {
   auto& st = self->state;
+  note_epoch(self, v.last_epoch);
   for (auto& m : v.members)
     if (m.node != st.ctx->name && st.peers.count(m.node) == 0)
       try_connect(self, m.node);
   if (supersedes(v.orchestrator, st.orchestrator))
     adopt(self, std::move(v.orchestrator));
+  if (!st.orchestrator.handle)
+    elect(self);
 }
 
 void first_round_step(supervisor_ptr self) {
@@ -337,7 +376,7 @@ void try_connect(supervisor_ptr self, const std::string& node,
         auto peer = caf::actor_cast<caf::actor>(ptr);
         self
           ->request(peer, join_timeout, join_atom::value,
-                    self->state.self_member)
+                    self->state.self_member, self->state.last_epoch)
           .then(
             [=](cluster_view& v) {
               for (auto& m : v.members)
@@ -452,9 +491,12 @@ caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
       self->delayed_send(self, st.ctx->config.retry_interval,
                          tick_atom::value);
     },
-    [=](join_atom, member& m) -> cluster_view {
+    [=](join_atom, member& m, uint64_t last_epoch) -> cluster_view {
+      note_epoch(self, last_epoch);
       add_peer(self, m);
-      return view(self);
+      auto result = view(self);
+      elect(self); // If the news made this node's orchestrator step down.
+      return result;
     },
     [=](leave_atom) -> caf::result<bool> {
       // SIGTERM: announce the leave, hand the orchestrator over, let the

@@ -20,6 +20,8 @@ struct instance {
   int64_t start = 0;
   int64_t end = forever;
   bool stopped = false;
+  int64_t last_stamp = 0;
+  bool late_stamp = false;
 };
 
 /// Reads the rest of a line after `n` space-separated fields: names may
@@ -32,6 +34,18 @@ std::string rest_of(std::istringstream& in) {
 
 std::string ms(int64_t ns) {
   return std::to_string(ns / 1000000) + " ms";
+}
+
+void violation(invariant_report& rep, int64_t t, std::string text) {
+  rep.violations.push_back(std::move(text));
+  rep.violation_times.push_back(t);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f{path};
+  std::ostringstream out;
+  out << f.rdbuf();
+  return out.str();
 }
 
 } // namespace
@@ -51,12 +65,23 @@ std::string invariant_report::summary() const {
 }
 
 invariant_report check_invariants(const invariant_inputs& in) {
+  invariant_texts texts;
+  for (auto& path : in.event_logs)
+    texts.event_logs.push_back(read_file(path));
+  for (auto& path : in.client_logs)
+    texts.client_logs.push_back(read_file(path));
+  texts.kill_log = read_file(in.kill_log);
+  texts.exactly_once_callbacks = in.exactly_once_callbacks;
+  return check_invariant_texts(texts);
+}
+
+invariant_report check_invariant_texts(const invariant_texts& in) {
   invariant_report rep;
   // -- node events -> instances ---------------------------------------------
   std::map<std::pair<std::string, uint64_t>, instance> instances;
   std::map<std::string, std::vector<int64_t>> kills; // node -> times
   {
-    std::ifstream f{in.kill_log};
+    std::istringstream f{in.kill_log};
     std::string kind, node;
     int64_t t;
     while (f >> kind >> t >> node) {
@@ -66,8 +91,8 @@ invariant_report check_invariants(const invariant_inputs& in) {
     for (auto& kvp : kills)
       std::sort(kvp.second.begin(), kvp.second.end());
   }
-  for (auto& path : in.event_logs) {
-    std::ifstream f{path};
+  for (auto& log : in.event_logs) {
+    std::istringstream f{log};
     std::string text;
     while (std::getline(f, text)) {
       std::istringstream ln{text};
@@ -80,7 +105,7 @@ invariant_report check_invariants(const invariant_inputs& in) {
         ++rep.starts;
         auto key = std::make_pair(x.name, x.epoch);
         if (instances.count(key) > 0)
-          rep.violations.push_back("incarnation " + x.name + "#"
+          violation(rep, x.start, "incarnation " + x.name + "#"
                                    + std::to_string(x.epoch)
                                    + " started twice");
         instances[key] = x;
@@ -93,7 +118,7 @@ invariant_report check_invariants(const invariant_inputs& in) {
         ++rep.stops;
         auto i = instances.find(std::make_pair(name, epoch));
         if (i == instances.end()) {
-          rep.violations.push_back("stop without start: " + name + "#"
+          violation(rep, t, "stop without start: " + name + "#"
                                    + std::to_string(epoch));
           continue;
         }
@@ -114,6 +139,33 @@ invariant_report check_invariants(const invariant_inputs& in) {
     if (j != k->second.end())
       x.end = *j;
   }
+  // Task code that ran (stamps): an instance runs at least until its last
+  // stamp, and task code after its recorded end is a violation in itself.
+  {
+    std::istringstream f{in.stamps};
+    std::string kind;
+    int64_t t = 0;
+    uint64_t epoch = 0;
+    while (f >> kind >> t >> epoch) {
+      auto name = rest_of(f);
+      auto i = instances.find(std::make_pair(name, epoch));
+      if (i == instances.end()) {
+        violation(rep, t, "task code ran without a start: " + name + "#"
+                            + std::to_string(epoch));
+        continue;
+      }
+      auto& x = i->second;
+      if (t - 1000 > x.end && !x.late_stamp) {
+        x.late_stamp = true;
+        violation(rep, t, "task code ran " + ms(t - x.end)
+                            + " after the recorded end of " + name + "#"
+                            + std::to_string(epoch) + " on " + x.node);
+      }
+      x.last_stamp = std::max(x.last_stamp, t);
+    }
+    for (auto& kvp : instances)
+      kvp.second.end = std::max(kvp.second.end, kvp.second.last_stamp);
+  }
   // -- at most one instance per name, epochs grow ------------------------------
   std::map<std::string, std::vector<const instance*>> by_name;
   for (auto& kvp : instances)
@@ -127,14 +179,14 @@ invariant_report check_invariants(const invariant_inputs& in) {
     for (auto x : xs) {
       if (prev != nullptr) {
         if (x->start < prev->end)
-          rep.violations.push_back(
+          violation(rep, x->start,
             "overlap: " + x->name + "#" + std::to_string(prev->epoch) + " on "
             + prev->node + " ran until "
             + (prev->end == forever ? std::string{"the end"}
                                     : ms(prev->end - x->start) + " after")
             + " the start of #" + std::to_string(x->epoch) + " on " + x->node);
         if (x->epoch <= prev->epoch)
-          rep.violations.push_back("epoch did not grow: " + x->name + "#"
+          violation(rep, x->start, "epoch did not grow: " + x->name + "#"
                                    + std::to_string(prev->epoch) + " then #"
                                    + std::to_string(x->epoch));
       }
@@ -151,8 +203,10 @@ invariant_report check_invariants(const invariant_inputs& in) {
   // it ran (its node died first; a retry is answered as that start).
   std::map<uint64_t, std::string> never_started;
   std::map<uint64_t, std::string> final_state;
-  for (auto& path : in.client_logs) {
-    std::ifstream f{path};
+  std::map<uint64_t, int64_t> accepted_at, final_at;
+  std::map<uint64_t, std::vector<int64_t>> call_times;
+  for (auto& log : in.client_logs) {
+    std::istringstream f{log};
     std::string text;
     while (std::getline(f, text)) {
       std::istringstream ln{text};
@@ -166,8 +220,19 @@ invariant_report check_invariants(const invariant_inputs& in) {
         ln >> name >> epoch >> node >> token >> restartable;
         ++rep.accepted;
         accepted[token] = name + "#" + std::to_string(epoch);
+        accepted_at[token] = t;
         if (restartable == 0 && instances.count(std::make_pair(name, epoch)) == 0)
           never_started.emplace(token, name + "#" + std::to_string(epoch));
+      } else if (kind == "status") {
+        // A status answer may lag behind, but never names an outcome of an
+        // incarnation that did not run.
+        std::string name, state;
+        uint64_t epoch = 0;
+        ln >> name >> epoch >> state;
+        if ((state == "done" || state == "failed")
+            && instances.count(std::make_pair(name, epoch)) == 0)
+          violation(rep, t, "status says " + state + " but never started: "
+                              + name + "#" + std::to_string(epoch));
       } else if (kind == "refused") {
         std::string name, code;
         ln >> name >> code;
@@ -184,8 +249,10 @@ invariant_report check_invariants(const invariant_inputs& in) {
         calls[token].push_back(name + "#" + std::to_string(epoch) + " "
                                + state);
         final_state[token] = state;
+        final_at[token] = t;
+        call_times[token].push_back(t);
         if (state == "running")
-          rep.violations.push_back("callback with a non-terminal state: "
+          violation(rep, t, "callback with a non-terminal state: "
                                    + name + "#" + std::to_string(epoch));
       }
     }
@@ -193,15 +260,17 @@ invariant_report check_invariants(const invariant_inputs& in) {
   for (auto& kvp : never_started) {
     auto i = final_state.find(kvp.first);
     if (i != final_state.end() && i->second != "lost")
-      rep.violations.push_back("ended " + i->second
-                               + " but never started: " + kvp.second);
+      violation(rep, final_at[kvp.first], "ended " + i->second
+                                            + " but never started: "
+                                            + kvp.second);
   }
   for (auto& kvp : accepted)
     if (in.exactly_once_callbacks && calls.count(kvp.first) == 0)
-      rep.violations.push_back("accepted but no callback: " + kvp.second);
+      violation(rep, accepted_at[kvp.first],
+                "accepted but no callback: " + kvp.second);
   for (auto& kvp : calls)
     if (kvp.second.size() > 1)
-      rep.violations.push_back("callback delivered "
+      violation(rep, call_times[kvp.first][1], "callback delivered "
                                + std::to_string(kvp.second.size())
                                + " times for one start: " + kvp.second[0]
                                + ", " + kvp.second[1]);

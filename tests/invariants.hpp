@@ -24,6 +24,8 @@ namespace dtask_test {
 
 struct invariant_report {
   std::vector<std::string> violations;
+  /// When each violation happened (same clock as the inputs), in order.
+  std::vector<int64_t> violation_times;
   size_t starts = 0;
   size_t stops = 0;
   size_t kills = 0;
@@ -51,5 +53,19 @@ struct invariant_inputs {
 };
 
 invariant_report check_invariants(const invariant_inputs& in);
+
+/// The same checks on texts instead of files (the simulation keeps them in
+/// memory). `stamps` adds one more source: lines "stamp T_NS EPOCH NAME"
+/// that a task wrote while it ran task code; an instance runs at least
+/// until its last stamp, and a stamp after its recorded end is a violation.
+struct invariant_texts {
+  std::vector<std::string> event_logs;
+  std::vector<std::string> client_logs;
+  std::string kill_log;
+  std::string stamps;
+  bool exactly_once_callbacks = true;
+};
+
+invariant_report check_invariant_texts(const invariant_texts& in);
 
 } // namespace dtask_test

@@ -259,16 +259,19 @@ inline bool supersedes(const orchestrator_ref& x, const orchestrator_ref& y) {
   return x.node < y.node;
 }
 
-/// A supervisor's answer to `join`: the members it knows and its orchestrator.
+/// A supervisor's answer to `join`: the members it knows, its orchestrator,
+/// and the highest orchestrator epoch it has seen (an orchestrator below it
+/// is outdated, even if the newer one is gone: see supervisor.cpp).
 struct cluster_view {
   std::vector<member> members;
   orchestrator_ref orchestrator;
+  uint64_t last_epoch = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
   return f(caf::meta::type_name("dtask.cluster_view"), x.members,
-           x.orchestrator);
+           x.orchestrator, x.last_epoch);
 }
 
 /// Orchestrator -> registry: run one incarnation of a task. `epoch` is unique

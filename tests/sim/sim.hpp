@@ -1,0 +1,71 @@
+#pragma once
+
+// The deterministic simulation of a whole dtask cluster (`dtask-sim`).
+//
+// It runs N nodes of the real runtime (supervisors, registries,
+// orchestrators, workers: the actors of actors/) in one process, on one
+// thread, on CAF's test scheduler and its virtual clock. A seed decides
+// everything that differs between runs: which ready actor runs next, the
+// delay of every message between nodes, and the faults (kills and
+// restarts, hangs, partitions of any subset and their heal, connection
+// resets, slow links) with their times, plus each node's clock rate (drift
+// within the margin M). The same seed gives the same run, event by event.
+//
+// The network is played by a filter that sees each message before a node's
+// actor handles it (actors/node_actor.hpp): messages between nodes are held
+// for their delay, in order per link, held back while a partition lasts,
+// and dropped once the connection broke (a partition or a hang outlasting
+// the heartbeat timeout, a reset); the peers' supervisors then get the down
+// messages CAF would send. A hung node's actors do not run; its timers fire
+// into its mailboxes, which it handles once resumed.
+//
+// After the faults every node is healed, resumed and restarted, the run
+// goes on for a drain period, and the checkers read what happened: the
+// nodes' task event logs, what the task code itself stamped while it ran,
+// what the clients saw, and whom every node follows at the end.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mutations.hpp"
+
+namespace dtask_sim {
+
+struct sim_options {
+  uint64_t seed = 1;
+  int nodes = 5;
+  /// Virtual milliseconds of load and faults, then of drain.
+  int64_t fault_ms = 20000;
+  int64_t drain_ms = 15000;
+  int starts = 300;
+  int faults = 12;
+  /// Keep the event trace (every message handled, every fault, node logs).
+  bool trace = false;
+  dtask::mutation mutation = dtask::mutation::none;
+};
+
+struct sim_result {
+  /// Violated invariants, each with its virtual time (ms since the start).
+  std::vector<std::string> violations;
+  std::vector<int64_t> violation_ms;
+  std::string trace;
+  uint64_t messages = 0;
+  uint64_t accepted = 0;
+  uint64_t instances = 0;
+  uint64_t faults = 0;
+};
+
+/// Runs one seed.
+sim_result run_seed(const sim_options& opts);
+
+/// Mutations by name, for `--mutate` and `--list-mutations`.
+struct mutation_name {
+  const char* name;
+  dtask::mutation value;
+  const char* what;
+};
+
+const std::vector<mutation_name>& mutation_names();
+
+} // namespace dtask_sim
