@@ -428,7 +428,11 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
       // An older incarnation; the table holds a newer one. Its end is news
       // only if this orchestrator did not end it (e.g. a lease-expired task
       // declared lost here before the name was started again).
-      if (!st.table.ended_here(name, epoch) && e.order.callback) {
+      // An earlier attempt of a restarted start (same token) is no news:
+      // the start's one callback comes from its last attempt.
+      auto restarted = rec->token != 0 && rec->token == e.order.token;
+      if (!st.table.ended_here(name, epoch) && e.order.callback
+          && !restarted) {
         e.status.epoch = epoch;
         e.status.token = e.order.token;
         self->send(e.order.callback, e.status);
@@ -456,8 +460,11 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
 }
 
 /// Asks `m`'s registry for its entries (and makes it follow this
-/// orchestrator). A sync that fails is tried again for as long as `m` is a
-/// member: a registry that never synced would report to a dead orchestrator.
+/// orchestrator). A sync that fails is tried again every lease interval for
+/// as long as `m` is a member: a registry that never synced would report to
+/// a dead orchestrator. (Not at once: a registry that is gone fails the
+/// request at once, and the member list that drops it may be a moment
+/// behind; the simulation found that loop spinning.)
 void sync_member(orchestrator_ptr self, const member& m,
                  std::function<void()> done) {
   auto registry = m.registry;
@@ -475,10 +482,15 @@ void sync_member(orchestrator_ptr self, const member& m,
         log_line{true} << "dtask-orchestrator: sync with " << m.node
                   << " failed: " << self->system().render(err);
         done();
-        auto i = self->state.members.find(m.node);
-        if (i != self->state.members.end() && i->second.registry == registry)
-          sync_member(self, m, [] {});
+        self->delayed_send(self, lease_interval, sync_atom::value, m);
       });
+}
+
+/// A sync of `m` that failed a lease interval ago, tried again.
+void resync(orchestrator_ptr self, const member& m) {
+  auto i = self->state.members.find(m.node);
+  if (i != self->state.members.end() && i->second.registry == m.registry)
+    sync_member(self, m, [] {});
 }
 
 /// Applies a new member list: lost tasks for members that left, a sync for
@@ -774,6 +786,7 @@ caf::behavior serving(orchestrator_ptr self) {
       set_members(self, members);
     },
     [=](tick_atom) { tick(self); },
+    [=](sync_atom, const member& m) { resync(self, m); },
     [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
       grant_lease(self, epoch, sent_ns);
     },
@@ -872,6 +885,7 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
       go_live();
     },
     [=](tick_atom) { tick(self); },
+    [=](sync_atom, const member& m) { resync(self, m); },
     [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
       grant_lease(self, epoch, sent_ns);
     },

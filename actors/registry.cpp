@@ -23,17 +23,21 @@
 // task code, even before the registry's next tick stops them (after a hang,
 // each actor resumes on its own). On the orchestrator's
 // node, a start is mirrored *before* its worker is spawned, so the mirror
-// knows every name that may run there (see orchestrator.cpp).
+// knows every name that may run there (see orchestrator.cpp), and an
+// outcome is mirrored before the orchestrator hears of it, so a mirror never
+// holds as running a task whose outcome the orchestrator recorded (the next
+// orchestrator would declare it lost after its callback said done).
 //
 // Mirror promises: a new orchestrator on the mirror's node trusts the mirror
 // to know every name that may run on the origin only if the origin still
 // mirrors there. An origin may switch mirrors (its view of the members
 // changed) without the old mirror hearing of it, so every 100 ms a mirror
 // asks its origins for a promise: "until my request's send time +
-// `mirror_promise`, you start nothing that is not mirrored to me". An origin
-// grants it only to its current mirror, and after switching it starts
-// nothing until every promise to another registry ran out (a node that no
-// longer runs the orchestrator, too: it mirrors nothing then).
+// `mirror_promise`, you start nothing, and report no outcome, that is not
+// mirrored to me". An origin grants it only to its current mirror, and
+// after switching it starts nothing and holds its outcomes back until every
+// promise to another registry ran out (a node that no longer runs the
+// orchestrator, too: it mirrors nothing then).
 //
 // Reports to the orchestrator and to the mirror are batched: the first one
 // queued schedules a `flush` message to self, which the actor reaches after
@@ -204,6 +208,9 @@ struct registry_state {
   std::vector<task_key> mirror_removals;
   /// Starts that wait for the mirror before their caller hears of them.
   std::vector<registry_entry> mirror_confirms;
+  /// Outcomes on the orchestrator's node that wait for the mirror before
+  /// the orchestrator hears of them (see `queue_report`).
+  std::vector<registry_entry> outcomes_to_mirror;
   std::vector<std::pair<caf::typed_response_promise<task_ref>, task_key>>
     mirror_waiters;
   bool flush_scheduled = false;
@@ -228,20 +235,73 @@ void schedule_flush(registry_ptr self) {
   }
 }
 
+/// Queues `r` for the orchestrator. On the orchestrator's node an outcome
+/// first goes to the mirror, and to the orchestrator only once the mirror
+/// holds it: if this node is cut off after the orchestrator recorded the
+/// outcome (and sent the callback), the next orchestrator must not find the
+/// task running in the mirror and declare it lost (the simulation found a
+/// `done` callback followed by a `lost` one that way).
+void queue_report(registry_ptr self, registry_entry r) {
+  auto& st = self->state;
+  // Without the worker's handle: each handle shipped costs CAF a proxy at
+  // the receiver and two bookkeeping messages (announce, and kill when the
+  // worker ends). The orchestrator asks for a handle when a caller needs
+  // one (`whereis`).
+  r.worker = nullptr;
+  if (st.mirror_to && r.status.state != task_state::running)
+    st.outcomes_to_mirror.push_back(std::move(r));
+  else
+    st.reports.push_back(std::move(r));
+  schedule_flush(self);
+}
+
 /// Queues the current state of `entry` for the orchestrator and, unless
 /// `to_mirror` is false (the caller mirrors it otherwise), for the mirror.
 void report(registry_ptr self, const local_entry& entry,
             bool to_mirror = true) {
   auto& st = self->state;
-  st.reports.push_back(to_wire(entry, st.ctx->name));
-  // Without the worker's handle: each handle shipped costs CAF a proxy at
-  // the receiver and two bookkeeping messages (announce, and kill when the
-  // worker ends). The orchestrator asks for a handle when a caller needs
-  // one (`whereis`).
-  st.reports.back().worker = nullptr;
-  if (st.mirror_to && to_mirror)
-    st.mirror_updates.push_back(st.reports.back());
-  schedule_flush(self);
+  auto r = to_wire(entry, st.ctx->name);
+  if (st.mirror_to && to_mirror && entry.running()) {
+    st.mirror_updates.push_back(r);
+    st.mirror_updates.back().worker = nullptr;
+  }
+  queue_report(self, std::move(r));
+}
+
+bool mirror_blocked(registry_ptr self);
+
+/// Sends the outcomes waiting for the mirror; each goes on to the
+/// orchestrator once the mirror confirmed it (else the periodic resend
+/// tries again). Without a mirror (this node no longer runs the
+/// orchestrator) they go on at once. While this registry promised another
+/// mirror to start nothing unmirrored there, they wait as starts do: a new
+/// orchestrator on that mirror's node may rely on its copy, and must not
+/// find a task running there whose outcome another mirror confirmed (it
+/// would declare it lost after the old orchestrator sent `done`).
+void confirm_outcomes(registry_ptr self) {
+  auto& st = self->state;
+  if (st.outcomes_to_mirror.empty() || mirror_blocked(self))
+    return;
+  if (!st.mirror_to) {
+    for (auto& r : st.outcomes_to_mirror)
+      st.reports.push_back(std::move(r));
+    st.outcomes_to_mirror.clear();
+    return;
+  }
+  auto outcomes = std::make_shared<std::vector<registry_entry>>(
+    std::move(st.outcomes_to_mirror));
+  st.outcomes_to_mirror.clear();
+  self
+    ->request(st.mirror_to, std::chrono::seconds(2), mirror_atom::value,
+              sync_atom::value, st.ctx->name, st.orchestrator.epoch,
+              *outcomes)
+    .then(
+      [self, outcomes](bool) {
+        for (auto& r : *outcomes)
+          self->state.reports.push_back(std::move(r));
+        schedule_flush(self);
+      },
+      [](caf::error&) {});
 }
 
 /// Drops the report of a start when the same batch also reports its end:
@@ -272,6 +332,7 @@ void launch_waiting(registry_ptr self,
 void flush(registry_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
+  confirm_outcomes(self);
   if (!st.reports.empty()) {
     if (st.orchestrator.handle)
       self->send(st.orchestrator.handle, report_atom::value,
@@ -743,6 +804,8 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
       auto& st = self->state;
       check_lease(self);
       drain_lease_waiters(self);
+      if (!st.outcomes_to_mirror.empty())
+        schedule_flush(self);
       if (!st.block_waiters.empty() && !mirror_blocked(self)) {
         auto waiters = std::move(st.block_waiters);
         st.block_waiters.clear();
@@ -763,11 +826,9 @@ caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
         if (++st.ticks % 10 == 0) {
           for (auto& kvp : st.entries)
             if (!kvp.second.running())
-              st.reports.push_back(to_wire(kvp.second, st.ctx->name));
+              queue_report(self, to_wire(kvp.second, st.ctx->name));
           for (auto& e : st.displaced)
-            st.reports.push_back(to_wire(e, st.ctx->name));
-          if (!st.reports.empty())
-            schedule_flush(self);
+            queue_report(self, to_wire(e, st.ctx->name));
         }
       }
       self->delayed_send(self, lease_interval, tick_atom::value);

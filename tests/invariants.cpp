@@ -22,6 +22,7 @@ struct instance {
   bool stopped = false;
   int64_t last_stamp = 0;
   bool late_stamp = false;
+  bool killed = false;
 };
 
 /// Reads the rest of a line after `n` space-separated fields: names may
@@ -136,8 +137,10 @@ invariant_report check_invariant_texts(const invariant_texts& in) {
     if (k == kills.end())
       continue;
     auto j = std::upper_bound(k->second.begin(), k->second.end(), x.start);
-    if (j != k->second.end())
+    if (j != k->second.end()) {
       x.end = *j;
+      x.killed = true;
+    }
   }
   // Task code that ran (stamps): an instance runs at least until its last
   // stamp, and task code after its recorded end is a violation in itself.
@@ -163,8 +166,12 @@ invariant_report check_invariant_texts(const invariant_texts& in) {
       }
       x.last_stamp = std::max(x.last_stamp, t);
     }
-    for (auto& kvp : instances)
-      kvp.second.end = std::max(kvp.second.end, kvp.second.last_stamp);
+    for (auto& kvp : instances) {
+      auto& x = kvp.second;
+      if (in.killed_end_at_last_stamp && x.killed)
+        x.end = std::max(x.start, x.last_stamp);
+      x.end = std::max(x.end, x.last_stamp);
+    }
   }
   // -- at most one instance per name, epochs grow ------------------------------
   std::map<std::string, std::vector<const instance*>> by_name;

@@ -64,6 +64,11 @@ struct invariant_texts {
   std::string kill_log;
   std::string stamps;
   bool exactly_once_callbacks = true;
+  /// An instance without a stop event whose process was killed ran until
+  /// the kill, unless this is set: then until its last stamp (the
+  /// simulation stamps every run of task code, so it knows; a hung process
+  /// killed later ran nothing after its hang began).
+  bool killed_end_at_last_stamp = false;
 };
 
 invariant_report check_invariant_texts(const invariant_texts& in);

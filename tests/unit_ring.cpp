@@ -122,3 +122,44 @@ TEST(ring, leave_moves_only_the_names_of_the_node_that_left) {
   }
   EXPECT_NEAR(moved / static_cast<double>(total), 0.25, 0.04);
 }
+
+namespace {
+
+/// The ring as the definition says: every point, sorted by (hash, member).
+std::string reference_owner(std::vector<std::string> members,
+                            const std::string& name, size_t vnodes) {
+  std::sort(members.begin(), members.end());
+  std::vector<std::pair<uint64_t, uint32_t>> points;
+  for (uint32_t m = 0; m < members.size(); ++m)
+    for (uint64_t v = 0; v < vnodes; ++v)
+      points.emplace_back(dtask::stable_hash(members[m], v + 1), m);
+  std::sort(points.begin(), points.end());
+  auto i = std::lower_bound(points.begin(), points.end(),
+                            std::make_pair(dtask::stable_hash(name),
+                                           uint32_t{0}));
+  if (i == points.end())
+    i = points.begin();
+  return members[i->second];
+}
+
+} // namespace
+
+TEST(ring, a_ring_changed_step_by_step_equals_one_built_at_once) {
+  constexpr size_t vnodes = 64;
+  dtask::hash_ring ring{vnodes};
+  std::vector<std::vector<std::string>> steps{
+    {"a:1", "b:2", "c:3"},
+    {"a:1", "b:2", "c:3", "d:4"},
+    {"b:2", "d:4"},
+    {"e:5", "b:2", "d:4", "a:1"},
+    {"e:5", "b:2", "d:4", "a:1"},
+  };
+  for (auto& members : steps) {
+    ring.assign(members);
+    for (int i = 0; i < 2000; ++i) {
+      auto name = "task-" + std::to_string(i);
+      ASSERT_EQ(ring.owner(name), reference_owner(members, name, vnodes))
+        << name;
+    }
+  }
+}

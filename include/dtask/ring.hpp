@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,20 +53,29 @@ public:
   }
 
   /// Replaces the member set. Order and duplicates in `members` do not matter.
+  /// Each member's points are hashed and sorted once and kept while it stays
+  /// a member; the ring is their merge (a member change costs a merge, not a
+  /// sort of every point: it used to be half the simulation's time).
   void assign(std::vector<std::string> members) {
     std::sort(members.begin(), members.end());
     members.erase(std::unique(members.begin(), members.end()), members.end());
+    if (members == members_ && !points_.empty())
+      return;
+    std::vector<hash_list> hashes;
+    hashes.reserve(members.size());
+    for (auto& m : members) {
+      auto i = std::lower_bound(members_.begin(), members_.end(), m);
+      if (i != members_.end() && *i == m) {
+        hashes.push_back(std::move(hashes_[static_cast<size_t>(
+          i - members_.begin())]));
+        continue;
+      }
+      hashes.push_back(sorted_points(m, vnodes_));
+    }
     members_ = std::move(members);
-    points_.clear();
-    points_.reserve(members_.size() * vnodes_);
-    for (uint32_t m = 0; m < members_.size(); ++m)
-      for (uint64_t v = 0; v < vnodes_; ++v)
-        points_.emplace_back(stable_hash(members_[m], v + 1), m);
-    // Ties between two members' points are broken by member index, which is
-    // the sorted member name: the same on every process.
-    std::sort(points_.begin(), points_.end());
+    hashes_ = std::move(hashes);
+    merge_points();
   }
-
   bool empty() const noexcept {
     return members_.empty();
   }
@@ -84,8 +96,65 @@ public:
   }
 
 private:
+  using hash_list = std::shared_ptr<const std::vector<uint64_t>>;
+
+  /// The sorted hashes of `member`'s points. Kept for the process (a new
+  /// orchestrator, after a failover, builds its ring without hashing and
+  /// sorting again); at most `cache_limit` members are kept.
+  static hash_list sorted_points(const std::string& member, size_t vnodes) {
+    static constexpr size_t cache_limit = 4096;
+    static std::mutex mtx;
+    static std::map<std::pair<std::string, size_t>, hash_list> cache;
+    std::lock_guard<std::mutex> guard{mtx};
+    auto& slot = cache[std::make_pair(member, vnodes)];
+    if (!slot) {
+      auto hs = std::make_shared<std::vector<uint64_t>>();
+      hs->reserve(vnodes);
+      for (uint64_t v = 0; v < vnodes; ++v)
+        hs->push_back(stable_hash(member, v + 1));
+      std::sort(hs->begin(), hs->end());
+      slot = std::move(hs);
+      if (cache.size() > cache_limit) {
+        auto keep = slot;
+        cache.clear();
+        cache[std::make_pair(member, vnodes)] = std::move(keep);
+        return cache[std::make_pair(member, vnodes)];
+      }
+    }
+    return slot;
+  }
+
+  /// Merges the members' sorted hashes into `points_`, ordered by hash and,
+  /// on a tie between two members' points, by member index (the sorted
+  /// member name): the same on every process.
+  void merge_points() {
+    using cursor = std::pair<std::pair<uint64_t, uint32_t>, size_t>;
+    auto later = [](const cursor& x, const cursor& y) { return y.first < x.first; };
+    std::vector<cursor> heap;
+    for (uint32_t m = 0; m < hashes_.size(); ++m)
+      if (!hashes_[m]->empty())
+        heap.push_back({{(*hashes_[m])[0], m}, 0});
+    std::make_heap(heap.begin(), heap.end(), later);
+    points_.clear();
+    points_.reserve(hashes_.size() * vnodes_);
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      auto& top = heap.back();
+      points_.push_back(top.first);
+      auto& hs = *hashes_[top.first.second];
+      if (++top.second < hs.size()) {
+        top.first.first = hs[top.second];
+        std::push_heap(heap.begin(), heap.end(), later);
+      } else {
+        heap.pop_back();
+      }
+    }
+  }
+
   size_t vnodes_;
   std::vector<std::string> members_;
+  /// Per member (same order as `members_`): its points' hashes, sorted.
+  std::vector<hash_list> hashes_;
   std::vector<std::pair<uint64_t, uint32_t>> points_;
 };
 

@@ -4,11 +4,15 @@
 //   dtask-sim --seed=S [--trace] [--trace-hash]
 //   dtask-sim --list-mutations | --mutate=NAME ...
 //   more knobs: --starts=300 --faults=12 --fault-ms=20000 --drain-ms=15000
+//   --check=safety: only the safety invariants (sim.hpp), not the callbacks
+//   --stop-at-first: stop at the first failing seed (for mutations)
 //
 // With --seeds it prints one line per failing seed (seed, the first violated
 // invariant, its virtual time) and `N seeds, V violations, T s`; it exits 0
 // only without violations. Seeds run in J processes (default 2).
 
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +37,7 @@ struct cli {
   uint64_t first_seed = 1;
   bool single = false;
   bool trace_hash = false;
+  bool stop_at_first = false;
   int jobs = 2;
 };
 
@@ -100,6 +105,14 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
       if (!number(x))
         return false;
       c.opts.drain_ms = static_cast<int64_t>(x);
+    } else if (key == "--check") {
+      if (val != "all" && val != "safety") {
+        err = "--check: expected all or safety, got \"" + val + "\"";
+        return false;
+      }
+      c.opts.safety_only = val == "safety";
+    } else if (key == "--stop-at-first") {
+      c.stop_at_first = true;
     } else if (key == "--trace") {
       c.opts.trace = true;
     } else if (key == "--trace-hash") {
@@ -164,17 +177,19 @@ int run_single(const cli& c) {
 
 int run_many(const cli& c) {
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::pair<pid_t, int>> children;
+  std::vector<pid_t> pids;
+  std::vector<pollfd> fds;
+  std::vector<std::string> partial;
   for (int j = 0; j < c.jobs; ++j) {
-    int fds[2];
-    if (pipe(fds) != 0) {
+    int p[2];
+    if (pipe(p) != 0) {
       std::perror("dtask-sim: pipe");
       return 2;
     }
     auto pid = fork();
     if (pid == 0) {
-      close(fds[0]);
-      auto out = fdopen(fds[1], "w");
+      close(p[0]);
+      auto out = fdopen(p[1], "w");
       for (uint64_t s = c.first_seed + static_cast<uint64_t>(j);
            s < c.first_seed + c.seeds; s += static_cast<uint64_t>(c.jobs)) {
         auto line = run_one(c.opts, s);
@@ -185,28 +200,49 @@ int run_many(const cli& c) {
       std::fclose(out);
       _exit(0);
     }
-    close(fds[1]);
-    children.emplace_back(pid, fds[0]);
+    close(p[1]);
+    pids.push_back(pid);
+    fds.push_back(pollfd{p[0], POLLIN, 0});
+    partial.emplace_back();
   }
   std::map<uint64_t, std::string> failing;
   uint64_t done = 0;
-  for (auto& ch : children) {
-    auto in = fdopen(ch.second, "r");
-    char* buf = nullptr;
-    size_t cap = 0;
-    while (getline(&buf, &cap, in) > 0) {
-      std::string text{buf};
-      if (!text.empty() && text.back() == '\n')
-        text.pop_back();
-      auto sp = text.find(' ');
-      ++done;
-      if (sp != std::string::npos && sp + 1 < text.size())
-        failing.emplace(std::stoull(text.substr(0, sp)), text.substr(sp + 1));
+  size_t open_pipes = fds.size();
+  bool stopped = false;
+  while (open_pipes > 0 && !stopped) {
+    if (poll(fds.data(), fds.size(), -1) < 0)
+      break;
+    for (size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].fd < 0 || fds[k].revents == 0)
+        continue;
+      char buf[4096];
+      auto n = read(fds[k].fd, buf, sizeof(buf));
+      if (n <= 0) {
+        close(fds[k].fd);
+        fds[k].fd = -1;
+        --open_pipes;
+        continue;
+      }
+      partial[k].append(buf, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = partial[k].find('\n')) != std::string::npos) {
+        auto text = partial[k].substr(0, nl);
+        partial[k].erase(0, nl + 1);
+        auto sp = text.find(' ');
+        ++done;
+        if (sp != std::string::npos && sp + 1 < text.size()) {
+          failing.emplace(std::stoull(text.substr(0, sp)), text.substr(sp + 1));
+          if (c.stop_at_first)
+            stopped = true;
+        }
+      }
     }
-    std::free(buf);
-    std::fclose(in);
+  }
+  for (auto pid : pids) {
+    if (stopped)
+      kill(pid, SIGKILL);
     int status = 0;
-    waitpid(ch.first, &status, 0);
+    waitpid(pid, &status, 0);
   }
   for (auto& kvp : failing)
     std::cout << kvp.second << "\n";
@@ -215,7 +251,7 @@ int run_many(const cli& c) {
                 .count();
   std::cout << done << " seeds, " << failing.size() << " violations, "
             << static_cast<int64_t>(secs * 10) / 10.0 << " s\n";
-  if (done != c.seeds) {
+  if (!stopped && done != c.seeds) {
     std::cout << "dtask-sim: only " << done << " of " << c.seeds
               << " seeds reported back (a run crashed)\n";
     return 2;

@@ -42,6 +42,8 @@ struct sim_options {
   int faults = 12;
   /// Keep the event trace (every message handled, every fault, node logs).
   bool trace = false;
+  /// Check only the safety invariants (see `is_callback_violation`).
+  bool safety_only = false;
   dtask::mutation mutation = dtask::mutation::none;
 };
 
@@ -55,6 +57,13 @@ struct sim_result {
   uint64_t instances = 0;
   uint64_t faults = 0;
 };
+
+/// True for the violations about callbacks: a start accepted but never
+/// told its end, and two different outcomes told for one start. The other
+/// invariants (one instance at a time, epochs grow, no task code after its
+/// end, nothing reported done that never ran, one orchestrator after the
+/// heal) are the safety invariants.
+bool is_callback_violation(const std::string& text);
 
 /// Runs one seed.
 sim_result run_seed(const sim_options& opts);

@@ -569,18 +569,27 @@ void world::run_ready_jobs() {
   std::vector<size_t> ready;
   uint64_t steps = 0;
   for (;;) {
-    ready.clear();
     auto& jobs = sched_->jobs;
-    for (size_t i = 0; i < jobs.size(); ++i)
-      if (runnable(jobs[i]))
-        ready.push_back(i);
-    if (ready.empty())
-      return;
+    auto any_hung = std::any_of(nodes_.begin(), nodes_.end(),
+                                [](const sim_node& nd) { return nd.hung; });
+    size_t pick = 0;
+    if (any_hung) {
+      ready.clear();
+      for (size_t i = 0; i < jobs.size(); ++i)
+        if (runnable(jobs[i]))
+          ready.push_back(i);
+      if (ready.empty())
+        return;
+      pick = ready[rng_() % ready.size()];
+    } else {
+      if (jobs.empty())
+        return;
+      pick = rng_() % jobs.size();
+    }
     if (++steps > 2000000) {
       livelock_ = true;
       return;
     }
-    auto pick = ready[rng_() % ready.size()];
     if (pick != 0)
       std::rotate(jobs.begin(), jobs.begin() + static_cast<long>(pick),
                   jobs.begin() + static_cast<long>(pick) + 1);
@@ -687,6 +696,7 @@ void world::check(sim_result& result) {
   in.client_logs.push_back(recs_.client_log.str());
   in.kill_log = recs_.kill_log.str();
   in.stamps = recs_.stamps.str();
+  in.killed_end_at_last_stamp = true;
   auto rep = dtask_test::check_invariant_texts(in);
   for (size_t i = 0; i < rep.violations.size(); ++i) {
     result.violations.push_back(rep.violations[i]);
