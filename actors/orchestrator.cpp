@@ -102,6 +102,8 @@ constexpr auto sync_timeout = std::chrono::seconds(2);
 struct waiter {
   caf::response_promise promise;
   uint64_t token;
+  /// The caller asked for the worker's handle (start_options::want_worker).
+  bool want_worker;
 };
 
 struct pending_start {
@@ -252,8 +254,11 @@ const member* member_by_registry(orchestrator_ptr self,
   return nullptr;
 }
 
-task_ref make_ref(const task_record& rec) {
-  return task_ref{rec.name, rec.node, rec.worker, rec.epoch};
+/// Where `rec` runs; with the worker's handle only if the caller asked for
+/// it (start_options::want_worker).
+task_ref make_ref(const task_record& rec, bool with_worker = true) {
+  return task_ref{rec.name, rec.node, with_worker ? rec.worker : caf::actor{},
+                  rec.epoch};
 }
 
 caf::error already_running(const task_record& rec) {
@@ -346,7 +351,7 @@ void settle(orchestrator_ptr self, const std::string& name, uint64_t epoch,
   with_worker(self, *rec, [waiters](const task_record& r) mutable {
     for (auto& w : waiters) {
       if (w.token != 0 && w.token == r.token)
-        w.promise.deliver(make_ref(r));
+        w.promise.deliver(make_ref(r, w.want_worker));
       else
         w.promise.deliver(already_running(r));
     }
@@ -580,8 +585,9 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   // the task a second time.
   auto same_attempt = rec != nullptr && opts.token != 0
                       && opts.token == rec->token;
-  if (same_attempt && !rec->running())
-    return caf::make_message(make_ref(*rec));
+  if (same_attempt
+      && (!rec->running() || (rec->confirmed && !opts.want_worker)))
+    return caf::make_message(make_ref(*rec, opts.want_worker));
   if (rec != nullptr && rec->running() && rec->confirmed && !rec->worker)
     return answer_with_worker(self, *rec, same_attempt);
   if (same_attempt && rec->confirmed)
@@ -592,7 +598,7 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
       auto rp = self->make_response_promise();
       auto& p = st.pending[opts.name];
       p.epoch = rec->epoch;
-      p.waiters.push_back(waiter{rp, opts.token});
+      p.waiters.push_back(waiter{rp, opts.token, opts.want_worker});
       return rp;
     }
     return already_running(*rec);

@@ -53,8 +53,13 @@
 #include <caf/all.hpp>
 
 #include "actors.hpp"
+#include "lease_gate.hpp"
+#include "local_entry.hpp"
+#include "mirror_origin.hpp"
+#include "mirror_store.hpp"
 #include "mutations.hpp"
 #include "node_actor.hpp"
+#include "parked_orders.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/task_table.hpp"
 
@@ -74,91 +79,14 @@ struct worker_info {
   std::unique_ptr<task_status> result;
 };
 
-/// One incarnation this registry owns, or one mirrored here. The wire form
-/// (`registry_entry`) repeats name, node, epoch, token and attempt in its
-/// status; here they come from the order, and a running task keeps no
-/// status at all (memory per running task counts).
-struct local_entry {
-  spawn_order order;
-  caf::actor worker;
-  task_state state = task_state::running;
-  /// Set once it ended (`task_outcome`, as in the orchestrator's table).
-  std::unique_ptr<task_outcome> ended;
-
-  bool running() const noexcept {
-    return state == task_state::running;
-  }
-
-  void finish(task_state s, caf::message result, std::string reason) {
-    state = s;
-    ended = std::make_unique<task_outcome>(
-      task_outcome{std::move(result), std::move(reason)});
-  }
-};
-
-/// The wire form of `e`, an entry of the node `node`.
-registry_entry to_wire(const local_entry& e, const std::string& node) {
-  registry_entry r;
-  r.order = e.order;
-  r.worker = e.worker;
-  r.status.name = e.order.name;
-  r.status.state = e.state;
-  r.status.node = node;
-  if (e.ended) {
-    r.status.result = e.ended->result;
-    r.status.reason = e.ended->reason;
-  }
-  r.status.epoch = e.order.epoch;
-  r.status.token = e.order.token;
-  r.status.attempt = e.order.attempt;
-  return r;
-}
-
-local_entry from_wire(registry_entry&& r) {
-  local_entry e;
-  e.order = std::move(r.order);
-  e.worker = std::move(r.worker);
-  if (r.status.state != task_state::running)
-    e.finish(r.status.state, std::move(r.status.result),
-             std::move(r.status.reason));
-  return e;
-}
-
-/// Stores mirrored entries of one origin under their names.
-void store_mirrored(std::unordered_map<std::string, local_entry>& mine,
-                    std::vector<registry_entry>& entries) {
-  for (auto& e : entries) {
-    if (mutated(mutation::mirror_collapse)) {
-      mine[e.order.name] = from_wire(std::move(e));
-      continue;
-    }
-    // (Not `mine[e.order.name] = from_wire(std::move(e))`: since C++17 the
-    // right side runs first and would move the name out of the key.)
-    auto& slot = mine[e.order.name];
-    slot = from_wire(std::move(e));
-  }
-}
-
 /// How long a spawn order waits for a lease before it is refused.
 constexpr auto lease_wait = std::chrono::seconds(1);
 
-/// A spawn order that waits, with the promise that answers its caller.
-using parked_order = std::pair<spawn_order,
-                               caf::typed_response_promise<task_ref>>;
-
-using lease_waiter = std::tuple<spawn_order,
-                                caf::typed_response_promise<task_ref>,
-                                clock_type::time_point>;
 
 struct registry_state {
   node_context_ptr ctx;
   /// Until when this node's workers may run (see the file comment).
-  clock_type::time_point lease_until;
-  /// `lease_until`, published to the workers (they check it themselves).
-  std::shared_ptr<lease_clock> lease = std::make_shared<lease_clock>();
-  /// The orchestrator's fence count for this node in its latest grant (see
-  /// spawn_order::node_gen); reset when following a new orchestrator.
-  uint64_t node_gen = 0;
+  lease_gate lease;
   /// Counts lease ticks; every 10th re-sends unacknowledged outcomes.
   uint64_t ticks = 0;
   /// Set while the node leaves (SIGTERM): answered once every task ended
@@ -169,8 +97,8 @@ struct registry_state {
   /// Outcomes not acknowledged yet whose name was started again here (the
   /// new incarnation took the name's slot in `entries`).
   std::vector<local_entry> displaced;
-  /// Spawn orders that arrived without a lease, with their deadline.
-  std::vector<lease_waiter> lease_waiters;
+  /// Spawn orders that cannot run yet, and why (parked_orders.hpp).
+  parked_orders<caf::typed_response_promise<task_ref>> parked;
   /// Set while draining: overrides the deadline of a new wait.
   caf::optional<clock_type::time_point> lease_wait_until;
   /// The orchestrator this registry follows; set by `sync`.
@@ -183,25 +111,15 @@ struct registry_state {
   /// the actor may still exist, so the name does not start here again
   /// until it is gone. Name -> number of such workers.
   std::unordered_map<std::string, uint32_t> stopping;
-  /// Spawn orders that wait for a stopping worker of their name.
-  std::vector<parked_order> stop_waiters;
   /// Where this registry mirrors its entries; set by the local supervisor.
   caf::actor mirror_to;
-  /// Entries mirrored here by other registries: origin node -> name -> entry.
-  std::map<std::string, std::unordered_map<std::string, local_entry>>
-    mirrored;
+  /// What other registries mirrored here (mirror_store.hpp).
+  mirror_store<> mirrors;
   /// The local orchestrator's members (set by the supervisor while this node
-  /// runs it), mirrored with the entries; and what other registries mirrored.
+  /// runs it), mirrored with the entries.
   std::vector<std::string> own_members;
-  std::map<std::string, std::vector<std::string>> mirrored_member_lists;
-  /// As an origin: mirror registry -> until when this registry promised it
-  /// to start nothing unmirrored there (see the file comment).
-  std::map<caf::actor_addr, clock_type::time_point> promised;
-  /// Spawn orders that wait for promises to old mirrors to run out.
-  std::vector<parked_order> block_waiters;
-  /// As a mirror: origin -> its registry and until when its promise holds.
-  std::map<std::string, std::pair<caf::actor, clock_type::time_point>>
-    promises;
+  /// As an origin: the promises given to mirrors (mirror_origin.hpp).
+  mirror_origin<> promised;
   /// Batched for the next flush.
   std::vector<registry_entry> reports;
   std::vector<registry_entry> mirror_updates;
@@ -399,11 +317,7 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
                            }),
             d.end());
     // Perhaps a mirrored entry of a dead node, now taken over.
-    for (auto& kvp : st.mirrored) {
-      auto j = kvp.second.find(name);
-      if (j != kvp.second.end() && j->second.order.epoch == epoch)
-        kvp.second.erase(j);
-    }
+    st.mirrors.forget(name, epoch);
     return;
   }
   if (i->second.running()) {
@@ -429,32 +343,19 @@ void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
 /// start nothing unmirrored there: it starts nothing then.
 bool mirror_blocked(registry_ptr self) {
   auto& st = self->state;
-  auto now = node_time(self);
-  auto blocked = false;
-  for (auto i = st.promised.begin(); i != st.promised.end();) {
-    if (i->second <= now) {
-      i = st.promised.erase(i);
-      continue;
-    }
-    if (!st.mirror_to || i->first != st.mirror_to.address())
-      blocked = true;
-    ++i;
-  }
-  return blocked;
+  return st.promised.blocked(st.mirror_to ? st.mirror_to.address()
+                                          : caf::actor_addr{},
+                             node_time(self));
 }
 
 /// Remembers the registry that mirrors to this one as `origin`.
 void note_origin(registry_ptr self, const std::string& origin) {
-  auto& p = self->state.promises[origin];
-  auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-  if (p.first != sender) {
-    p.first = std::move(sender);
-    p.second = clock_type::time_point{};
-  }
+  self->state.mirrors.note_origin(
+    origin, caf::actor_cast<caf::actor>(self->current_sender()));
 }
 
 bool lease_valid(registry_ptr self) {
-  return node_time(self) < self->state.lease_until;
+  return self->state.lease.valid(node_time(self));
 }
 
 /// Stops every running worker once the lease ran out: this node may be cut
@@ -466,11 +367,11 @@ void check_lease(registry_ptr self) {
     return;
   // The workers ran no task code past the lease (they check it themselves),
   // and none runs any again, even under a lease renewed before its exit.
-  st.lease->cut();
+  st.lease.cut();
   for (auto& w : st.workers) {
     if (!w.second.fenced) {
       w.second.fenced = true;
-      w.second.fenced_at = st.lease_until;
+      w.second.fenced_at = st.lease.until();
     }
   }
   size_t stopped = 0;
@@ -498,13 +399,27 @@ void log_event(registry_ptr self, const std::string& line) {
     events->write(line);
 }
 
+/// The event log's stop line: the end time is when the instance surely
+/// stopped running (its lease's end if the registry fenced it).
+void log_stop(registry_ptr self, const worker_info& info, const char* state) {
+  auto& st = self->state;
+  if (!st.ctx->events->enabled())
+    return;
+  auto now = mono_ns(node_time(self));
+  auto end_ns = info.fenced ? std::min(now, mono_ns(info.fenced_at)) : now;
+  log_event(self, "stop " + std::to_string(now) + " " + std::to_string(end_ns)
+                    + " " + std::to_string(info.key.epoch) + " "
+                    + st.ctx->name + " " + state + " " + info.key.name);
+}
+
 /// Spawns the worker of `entry` (running, no worker yet) and returns where
 /// it runs.
 task_ref launch(registry_ptr self, local_entry& entry) {
   auto& st = self->state;
   auto factory = st.ctx->tasks.find(entry.order.type);
   auto worker = spawn_worker(self->system(), *factory, entry.order,
-                             caf::actor_cast<caf::actor>(self), st.lease);
+                             caf::actor_cast<caf::actor>(self),
+                             st.lease.published());
   self->monitor(worker);
   st.workers.emplace(worker.address(),
                      worker_info{task_key{entry.order.name, entry.order.epoch},
@@ -576,13 +491,13 @@ void spawn(registry_ptr self, spawn_order& order,
                              "spawn order from an outdated orchestrator"));
   if (st.leave_promise)
     return refuse(make_error(errc::node_down, order.name, st.ctx->name));
-  if (order.orch_epoch == st.orchestrator.epoch && order.node_gen < st.node_gen)
+  if (order.orch_epoch == st.orchestrator.epoch && order.node_gen < st.lease.node_gen())
     return refuse(make_error(errc::node_down, order.name, st.ctx->name));
   if (!lease_valid(self)) {
     auto now = node_time(self);
     if (now < st.lease_wait_until.value_or(now + lease_wait)) {
-      st.lease_waiters.emplace_back(std::move(order), std::move(rp),
-                                    now + lease_wait);
+      st.parked.park(std::move(order), std::move(rp), wait_reason::lease,
+                     now + lease_wait);
       return;
     }
     return refuse(make_error(errc::no_quorum,
@@ -595,12 +510,14 @@ void spawn(registry_ptr self, spawn_order& order,
     // Promised to an old mirror: waits until the promise ran out (at most
     // `mirror_promise`; the tick tries again). The caller's retries find
     // the start pending at the orchestrator.
-    st.block_waiters.emplace_back(std::move(order), std::move(rp));
+    st.parked.park(std::move(order), std::move(rp),
+                   wait_reason::mirror_promise);
     return;
   }
   if (st.stopping.count(order.name) > 0) {
     // A killed worker of this name may still exist: wait for its end.
-    st.stop_waiters.emplace_back(std::move(order), std::move(rp));
+    st.parked.park(std::move(order), std::move(rp),
+                   wait_reason::stopping_worker);
     return;
   }
   auto i = st.entries.find(order.name);
@@ -635,24 +552,16 @@ void spawn(registry_ptr self, spawn_order& order,
 /// else those that waited long enough (refused).
 void drain_lease_waiters(registry_ptr self) {
   auto& st = self->state;
-  if (st.lease_waiters.empty())
-    return;
   auto now = node_time(self);
   auto valid = lease_valid(self);
-  std::vector<lease_waiter> keep;
-  auto waiters = std::move(st.lease_waiters);
-  st.lease_waiters.clear();
-  for (auto& w : waiters) {
-    if (valid || std::get<2>(w) <= now) {
-      st.lease_wait_until = now; // Refuse now rather than wait again.
-      spawn(self, std::get<0>(w), std::get<1>(w));
-      st.lease_wait_until = caf::none;
-    } else {
-      keep.push_back(std::move(w));
-    }
+  auto ready = st.parked.take(wait_reason::lease, [&](const auto& p) {
+    return valid || p.deadline <= now;
+  });
+  for (auto& p : ready) {
+    st.lease_wait_until = now; // Refuse now rather than wait again.
+    spawn(self, p.order, std::move(p.promise));
+    st.lease_wait_until = caf::none;
   }
-  for (auto& w : keep)
-    st.lease_waiters.push_back(std::move(w));
 }
 
 /// While leaving: once no task runs and every outcome was acknowledged,
@@ -696,316 +605,347 @@ void check_leave(registry_ptr self) {
   }
 }
 
+// -- handlers: the task book ------------------------------------------------
+
+/// A worker is gone: its task ended now (only then may the name run again:
+/// at most one instance at any time), and orders that waited for it run.
+void worker_down(registry_ptr self, caf::down_msg& dm) {
+  auto& st = self->state;
+  auto i = st.workers.find(dm.source);
+  if (i == st.workers.end())
+    return;
+  auto info = std::move(i->second);
+  st.workers.erase(i);
+  auto& key = info.key;
+  std::vector<decltype(st.parked)::parked> resume;
+  auto s = st.stopping.find(key.name);
+  if (s != st.stopping.end() && --s->second == 0) {
+    st.stopping.erase(s);
+    resume = st.parked.take(wait_reason::stopping_worker, [&](const auto& p) {
+      return p.order.name == key.name;
+    });
+  }
+  auto j = st.entries.find(key.name);
+  // The entry may belong to a newer incarnation of the same name by now.
+  auto mine = j != st.entries.end() && j->second.order.epoch == key.epoch;
+  if (mine && j->second.running()) {
+    auto& entry = j->second;
+    if (info.result) {
+      auto& r = *info.result;
+      entry.finish(r.state, std::move(r.result), std::move(r.reason));
+    } else {
+      entry.finish(task_state::failed, caf::message{},
+                   dm.reason ? "the task's actor stopped: "
+                                 + self->system().render(dm.reason)
+                             : "the task's actor stopped without a result");
+    }
+    end(self, entry);
+  }
+  log_stop(self, info, mine ? to_string(j->second.state) : "over");
+  for (auto& p : resume)
+    spawn(self, p.order, std::move(p.promise));
+}
+
+/// From a worker: its outcome, recorded when the worker is gone (the down
+/// message follows). A worker whose lease ran out is stopped already; what
+/// it sends is discarded.
+void worker_finished(registry_ptr self, uint64_t epoch, task_status& status) {
+  auto& st = self->state;
+  check_lease(self);
+  auto i = st.entries.find(status.name);
+  auto w = st.workers.find(
+    caf::actor_cast<caf::actor_addr>(self->current_sender()));
+  if (i == st.entries.end() || i->second.order.epoch != epoch
+      || !i->second.running() || w == st.workers.end()
+      || w->second.key.epoch != epoch)
+    return;
+  status.node = st.ctx->name;
+  status.epoch = epoch;
+  status.token = i->second.order.token;
+  status.attempt = i->second.order.attempt;
+  w->second.result = std::make_unique<task_status>(std::move(status));
+}
+
+/// An orchestrator recorded these outcomes (it sent their callbacks) or
+/// declared these tasks over. From an orchestrator that was replaced, only
+/// the former counts: it held a majority when it recorded them, and the next
+/// must not send their callbacks again.
+void acknowledged(registry_ptr self, uint64_t orch_epoch,
+                  const std::vector<task_key>& keys) {
+  auto& st = self->state;
+  auto stale = orch_epoch < st.orchestrator.epoch;
+  for (auto& key : keys) {
+    auto i = st.entries.find(key.name);
+    if (stale && i != st.entries.end() && i->second.order.epoch == key.epoch
+        && i->second.running())
+      continue;
+    forget(self, key.name, key.epoch);
+  }
+  check_leave(self);
+}
+
+caf::result<bool> leave(registry_ptr self) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<bool>();
+  st.leave_promise = rp;
+  st.leave_deadline = node_time(self) + st.ctx->config.leave_timeout;
+  check_leave(self);
+  return rp;
+}
+
+/// The worker of a running task (for an orchestrator that rebuilt its table
+/// without handles).
+caf::actor worker_of(registry_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto i = st.entries.find(name);
+  if (i == st.entries.end() || !i->second.running())
+    return caf::actor{};
+  return i->second.worker;
+}
+
+// -- handlers: leases --------------------------------------------------------
+
+/// Outcomes not acknowledged yet (a report to an orchestrator without a
+/// majority is not processed) are sent again every second.
+void resend_outcomes(registry_ptr self) {
+  auto& st = self->state;
+  if (++st.ticks % 10 != 0)
+    return;
+  for (auto& kvp : st.entries)
+    if (!kvp.second.running())
+      queue_report(self, to_wire(kvp.second, st.ctx->name));
+  for (auto& e : st.displaced)
+    queue_report(self, to_wire(e, st.ctx->name));
+}
+
+/// Every lease interval: the lease, parked orders, the leave, promise
+/// requests to the origins mirroring here, and a lease request.
+void tick(registry_ptr self) {
+  auto& st = self->state;
+  check_lease(self);
+  drain_lease_waiters(self);
+  if (!st.outcomes_to_mirror.empty())
+    schedule_flush(self);
+  if (st.parked.count(wait_reason::mirror_promise) > 0
+      && !mirror_blocked(self))
+    for (auto& p : st.parked.take(wait_reason::mirror_promise,
+                                  [](const auto&) { return true; }))
+      spawn(self, p.order, std::move(p.promise));
+  check_leave(self);
+  auto now_ns = mono_ns(node_time(self));
+  st.mirrors.for_each_origin([&](const caf::actor& origin) {
+    self->send(origin, mirror_atom::value, lease_atom::value, now_ns);
+  });
+  if (st.orchestrator.handle) {
+    self->send(st.orchestrator.handle, lease_atom::value,
+               st.orchestrator.epoch, now_ns);
+    resend_outcomes(self);
+  }
+  self->delayed_send(self, lease_interval, tick_atom::value);
+}
+
+/// A grant from the orchestrator: valid from the moment of the request.
+void lease_granted(registry_ptr self, uint64_t orch_epoch, int64_t sent_ns,
+                   uint64_t gen) {
+  auto& st = self->state;
+  if (orch_epoch != st.orchestrator.epoch || !st.orchestrator.handle
+      || self->current_sender() != st.orchestrator.handle.address())
+    return;
+  st.lease.grant(clock_type::time_point{std::chrono::nanoseconds{sent_ns}},
+                 gen);
+  drain_lease_waiters(self);
+}
+
+/// "Do you still follow me?": answered only for the orchestrator this
+/// registry follows, so an old orchestrator loses its majority once a
+/// majority synced with a new one.
+void quorum_ping(registry_ptr self, uint64_t orch_epoch, int64_t sent_ns) {
+  auto& st = self->state;
+  if (orch_epoch == st.orchestrator.epoch && st.orchestrator.handle
+      && self->current_sender() == st.orchestrator.handle.address())
+    self->send(st.orchestrator.handle, quorum_atom::value, orch_epoch,
+               sent_ns);
+}
+
+// -- handlers: syncing with a new orchestrator --------------------------------
+
+/// A new orchestrator adopts this registry: it hears everything this
+/// registry knows, own entries first, then mirrored ones (it takes a
+/// mirrored entry only if its origin node is no longer a member). The answer
+/// supersedes queued reports, which went to the previous orchestrator.
+caf::result<std::vector<registry_entry>> sync(registry_ptr self,
+                                              orchestrator_ref& orch) {
+  auto& st = self->state;
+  if (orch.epoch < st.orchestrator.epoch
+      || (orch.epoch == st.orchestrator.epoch
+          && orch.handle != st.orchestrator.handle))
+    return make_error(errc::stale_orchestrator,
+                      "sync from an outdated orchestrator");
+  if (orch.epoch != st.orchestrator.epoch)
+    st.lease.follow_new_orchestrator();
+  st.orchestrator = std::move(orch);
+  // Ask for a lease at once: spawn orders may follow right away.
+  self->send(st.orchestrator.handle, lease_atom::value, st.orchestrator.epoch,
+             mono_ns(node_time(self)));
+  st.reports.clear();
+  // Without worker handles: each one costs CAF a proxy and bookkeeping
+  // messages, which made rebuilding 10,000 tasks slow; the orchestrator asks
+  // for a handle when it needs one (`whereis`).
+  std::vector<registry_entry> result;
+  result.reserve(st.entries.size());
+  for (auto& kvp : st.entries) {
+    result.push_back(to_wire(kvp.second, st.ctx->name));
+    result.back().worker = nullptr;
+  }
+  for (auto& e : st.displaced)
+    result.push_back(to_wire(e, st.ctx->name));
+  st.mirrors.for_each_entry([&](const std::string& origin,
+                                const local_entry& e) {
+    result.push_back(to_wire(e, origin));
+  });
+  return result;
+}
+
+// -- handlers: the origin side of mirroring ------------------------------------
+
+/// A mirror asks for a promise: granted only to the current mirror.
+void promise_requested(registry_ptr self, int64_t sent_ns) {
+  auto& st = self->state;
+  if (!st.mirror_to || self->current_sender() != st.mirror_to.address())
+    return;
+  st.promised.promise(st.mirror_to.address(), node_time(self));
+  self->send(st.mirror_to, mirror_atom::value, lease_atom::value, st.ctx->name,
+             sent_ns);
+}
+
+/// From the local supervisor: the members of the local orchestrator.
+void own_members_changed(registry_ptr self, std::vector<std::string>& members) {
+  auto& st = self->state;
+  st.own_members = std::move(members);
+  if (st.mirror_to)
+    self->send(st.mirror_to, mirror_atom::value, members_atom::value,
+               st.ctx->name, st.own_members);
+}
+
+/// From the local supervisor: mirror to `to` from now on (or stop). The old
+/// mirror drops what it held for this node; the new one gets everything.
+void mirror_target_changed(registry_ptr self, caf::actor& to) {
+  auto& st = self->state;
+  if (st.mirror_to == to)
+    return;
+  if (st.mirror_to)
+    self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
+               std::vector<registry_entry>{}, true);
+  st.mirror_to = std::move(to);
+  st.mirror_updates.clear();
+  st.mirror_removals.clear();
+  if (!st.mirror_to)
+    return;
+  std::vector<registry_entry> all;
+  for (auto& kvp : st.entries)
+    all.push_back(to_wire(kvp.second, st.ctx->name));
+  self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all, true);
+  self->send(st.mirror_to, mirror_atom::value, members_atom::value,
+             st.ctx->name, st.own_members);
+}
+
+// -- handlers: the mirror side ---------------------------------------------------
+
+/// Starts (and outcomes) on the orchestrator's node, confirmed before they
+/// take effect. A registry that follows a newer orchestrator refuses them:
+/// that orchestrator took its copy of the mirror when it synced here, and
+/// counts on knowing every name that may run on the origin.
+caf::result<bool> mirror_confirm(registry_ptr self, const std::string& origin,
+                                 uint64_t origin_epoch,
+                                 std::vector<registry_entry>& entries) {
+  auto& st = self->state;
+  if (origin_epoch < st.orchestrator.epoch)
+    return make_error(errc::stale_orchestrator,
+                      "mirror update from a replaced orchestrator's node");
+  note_origin(self, origin);
+  st.mirrors.store(origin, entries);
+  return true;
+}
+
+void mirror_update(registry_ptr self, const std::string& origin,
+                   std::vector<registry_entry>& updates, bool replace_all) {
+  auto& st = self->state;
+  if (replace_all && updates.empty()) {
+    st.mirrors.drop(origin); // The origin mirrors elsewhere now.
+    return;
+  }
+  note_origin(self, origin);
+  st.mirrors.store(origin, updates, replace_all);
+}
+
+void promise_given(registry_ptr self, const std::string& origin,
+                   int64_t sent_ns) {
+  auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
+               + mirror_promise;
+  self->state.mirrors.promised(
+    origin, caf::actor_cast<caf::actor>(self->current_sender()), until);
+}
+
 caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
-  self->state.lease->clock = self->state.ctx->clock;
+  self->state.lease = lease_gate{self->state.ctx->clock};
   self->send(self, tick_atom::value);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    auto i = st.workers.find(dm.source);
-    if (i == st.workers.end())
-      return;
-    auto info = std::move(i->second);
-    st.workers.erase(i);
-    auto& key = info.key;
-    // A killed worker is gone: orders that waited for it may run (at the
-    // end of this handler).
-    decltype(st.stop_waiters) resume;
-    auto s = st.stopping.find(key.name);
-    if (s != st.stopping.end() && --s->second == 0) {
-      st.stopping.erase(s);
-      decltype(st.stop_waiters) keep;
-      for (auto& w : st.stop_waiters)
-        (w.first.name == key.name ? resume : keep).push_back(std::move(w));
-      st.stop_waiters = std::move(keep);
-    }
-    auto j = st.entries.find(key.name);
-    auto mine = j != st.entries.end() && j->second.order.epoch == key.epoch;
-    // The entry may belong to a newer incarnation of the same name by now.
-    if (mine && j->second.running()) {
-      // The task's end counts from now, when its actor is gone: only then
-      // may the name run again (at most one instance at any time).
-      auto& entry = j->second;
-      if (info.result) {
-        auto& r = *info.result;
-        entry.finish(r.state, std::move(r.result), std::move(r.reason));
-      } else {
-        entry.finish(task_state::failed, caf::message{},
-                     dm.reason ? "the task's actor stopped: "
-                                   + self->system().render(dm.reason)
-                               : "the task's actor stopped without a result");
-      }
-      end(self, entry);
-    }
-    if (st.ctx->events->enabled()) {
-      auto now = mono_ns(node_time(self));
-      auto end_ns = info.fenced ? std::min(now, mono_ns(info.fenced_at)) : now;
-      log_event(self, "stop " + std::to_string(now) + " "
-                        + std::to_string(end_ns) + " "
-                        + std::to_string(key.epoch) + " " + st.ctx->name + " "
-                        + (mine ? to_string(j->second.state) : "over")
-                        + " " + key.name);
-    }
-    for (auto& w : resume)
-      spawn(self, w.first, w.second);
-  });
+  self->set_down_handler([=](caf::down_msg& dm) { worker_down(self, dm); });
   return {
+    // Delegated by the orchestrator: the reply goes to the caller.
     [=](spawn_atom, spawn_order& order) -> caf::result<task_ref> {
-      // Delegated by the orchestrator: the reply goes to the caller.
       auto rp = self->make_response_promise<task_ref>();
       spawn(self, order, rp);
       return rp;
     },
     [=](finished_atom, uint64_t epoch, task_status& status) {
-      // From a worker: its outcome. A worker whose lease ran out is stopped
-      // already; what it sends is discarded.
-      // Recorded when the worker is gone (the down message follows).
-      auto& st = self->state;
-      check_lease(self);
-      auto i = st.entries.find(status.name);
-      auto w = st.workers.find(
-        caf::actor_cast<caf::actor_addr>(self->current_sender()));
-      if (i == st.entries.end() || i->second.order.epoch != epoch
-          || !i->second.running() || w == st.workers.end()
-          || w->second.key.epoch != epoch)
-        return;
-      status.node = st.ctx->name;
-      status.epoch = epoch;
-      status.token = i->second.order.token;
-      status.attempt = i->second.order.attempt;
-      w->second.result = std::make_unique<task_status>(std::move(status));
+      worker_finished(self, epoch, status);
     },
     [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {
-      // An orchestrator recorded these outcomes (it sent their callbacks)
-      // or declared these tasks over. From an orchestrator that was
-      // replaced, only the former counts: it held a majority when it
-      // recorded them, and the next must not send their callbacks again.
-      auto& st = self->state;
-      auto stale = orch_epoch < st.orchestrator.epoch;
-      for (auto& key : keys) {
-        auto i = st.entries.find(key.name);
-        if (stale && i != st.entries.end() && i->second.order.epoch == key.epoch
-            && i->second.running())
-          continue;
-        forget(self, key.name, key.epoch);
-      }
-      check_leave(self);
+      acknowledged(self, orch_epoch, keys);
     },
-    [=](leave_atom) -> caf::result<bool> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<bool>();
-      st.leave_promise = rp;
-      st.leave_deadline = node_time(self) + st.ctx->config.leave_timeout;
-      check_leave(self);
-      return rp;
-    },
-    // -- leases -------------------------------------------------------------
-    [=](tick_atom) {
-      auto& st = self->state;
-      check_lease(self);
-      drain_lease_waiters(self);
-      if (!st.outcomes_to_mirror.empty())
-        schedule_flush(self);
-      if (!st.block_waiters.empty() && !mirror_blocked(self)) {
-        auto waiters = std::move(st.block_waiters);
-        st.block_waiters.clear();
-        for (auto& w : waiters)
-          spawn(self, w.first, w.second);
-      }
-      check_leave(self);
-      // Mirror promises: asked of every origin mirroring here.
-      for (auto& kvp : st.promises)
-        if (kvp.second.first)
-          self->send(kvp.second.first, mirror_atom::value, lease_atom::value,
-                     mono_ns(node_time(self)));
-      if (st.orchestrator.handle) {
-        self->send(st.orchestrator.handle, lease_atom::value,
-                   st.orchestrator.epoch, mono_ns(node_time(self)));
-        // Outcomes not acknowledged yet (a report to an orchestrator without
-        // a majority is not processed) are sent again every second.
-        if (++st.ticks % 10 == 0) {
-          for (auto& kvp : st.entries)
-            if (!kvp.second.running())
-              queue_report(self, to_wire(kvp.second, st.ctx->name));
-          for (auto& e : st.displaced)
-            queue_report(self, to_wire(e, st.ctx->name));
-        }
-      }
-      self->delayed_send(self, lease_interval, tick_atom::value);
-    },
-    [=](lease_atom, uint64_t orch_epoch, int64_t sent_ns, uint64_t gen) {
-      // A grant from the orchestrator: valid from the moment of the request.
-      auto& st = self->state;
-      if (orch_epoch != st.orchestrator.epoch || !st.orchestrator.handle
-          || self->current_sender() != st.orchestrator.handle.address())
-        return;
-      auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
-                   + lease_duration;
-      st.lease_until = std::max(st.lease_until, until);
-      st.lease->extend(st.lease_until);
-      st.node_gen = std::max(st.node_gen, gen);
-      drain_lease_waiters(self);
-    },
-    [=](quorum_atom a, uint64_t orch_epoch, int64_t sent_ns) {
-      // "Do you still follow me?": answered only for the orchestrator this
-      // registry follows, so an old orchestrator loses its majority once a
-      // majority synced with a new one.
-      auto& st = self->state;
-      if (orch_epoch == st.orchestrator.epoch && st.orchestrator.handle
-          && self->current_sender() == st.orchestrator.handle.address())
-        self->send(st.orchestrator.handle, a, orch_epoch, sent_ns);
+    [=](leave_atom) { return leave(self); },
+    [=](whereis_atom, const std::string& name) {
+      return worker_of(self, name);
     },
     [=](flush_atom) { flush(self); },
-    [=](whereis_atom, const std::string& name) -> caf::actor {
-      // The worker of a running task (for an orchestrator that rebuilt its
-      // table without handles).
-      auto& st = self->state;
-      auto i = st.entries.find(name);
-      if (i == st.entries.end() || !i->second.running())
-        return caf::actor{};
-      return i->second.worker;
+    [=](tick_atom) { tick(self); },
+    [=](lease_atom, uint64_t orch_epoch, int64_t sent_ns, uint64_t gen) {
+      lease_granted(self, orch_epoch, sent_ns, gen);
     },
-    [=](sync_atom, orchestrator_ref& orch)
-      -> caf::result<std::vector<registry_entry>> {
-      auto& st = self->state;
-      if (orch.epoch < st.orchestrator.epoch
-          || (orch.epoch == st.orchestrator.epoch
-              && orch.handle != st.orchestrator.handle))
-        return make_error(errc::stale_orchestrator,
-                          "sync from an outdated orchestrator");
-      if (orch.epoch != st.orchestrator.epoch)
-        st.node_gen = 0;
-      st.orchestrator = std::move(orch);
-      // Ask for a lease at once: spawn orders may follow right away.
-      self->send(st.orchestrator.handle, lease_atom::value,
-                 st.orchestrator.epoch, mono_ns(node_time(self)));
-      // Everything this registry knows, own entries first, then mirrored
-      // ones: the orchestrator takes a mirrored entry only if its origin
-      // node is no longer a member. The sync answer supersedes queued
-      // reports, which went to the previous orchestrator.
-      st.reports.clear();
-      // Without worker handles: each one costs CAF a proxy and bookkeeping
-      // messages, which made rebuilding 10,000 tasks slow; the orchestrator
-      // asks for a handle when it needs one (`whereis`).
-      std::vector<registry_entry> result;
-      result.reserve(st.entries.size());
-      for (auto& kvp : st.entries) {
-        result.push_back(to_wire(kvp.second, st.ctx->name));
-        result.back().worker = nullptr;
-      }
-      for (auto& e : st.displaced)
-        result.push_back(to_wire(e, st.ctx->name));
-      for (auto& origin : st.mirrored)
-        for (auto& kvp : origin.second)
-          result.push_back(to_wire(kvp.second, origin.first));
-      return result;
+    [=](quorum_atom, uint64_t orch_epoch, int64_t sent_ns) {
+      quorum_ping(self, orch_epoch, sent_ns);
     },
-    [=](sync_atom, members_atom) {
-      // For a new orchestrator on this node: the member lists that
-      // orchestrators on other nodes mirrored here, with their promises.
-      auto& st = self->state;
-      std::vector<mirrored_members> result;
-      for (auto& kvp : st.mirrored_member_lists) {
-        result.push_back(mirrored_members{kvp.first, kvp.second, 0});
-        auto p = st.promises.find(kvp.first);
-        if (p != st.promises.end())
-          result.back().promised_until = mono_ns(p->second.second);
-      }
-      return result;
-    },
-    // -- mirror promises (see the file comment) -------------------------------
+    [=](sync_atom, orchestrator_ref& orch) { return sync(self, orch); },
+    // For a new orchestrator on this node: the member lists that
+    // orchestrators on other nodes mirrored here, with their promises.
+    [=](sync_atom, members_atom) { return self->state.mirrors.member_lists(); },
     [=](mirror_atom, lease_atom, int64_t sent_ns) {
-      // A mirror asks for a promise: granted only to the current mirror.
-      auto& st = self->state;
-      if (!st.mirror_to || self->current_sender() != st.mirror_to.address())
-        return;
-      auto& until = st.promised[st.mirror_to.address()];
-      until = std::max(until, node_time(self) + mirror_promise);
-      self->send(st.mirror_to, mirror_atom::value, lease_atom::value,
-                 st.ctx->name, sent_ns);
+      promise_requested(self, sent_ns);
     },
     [=](mirror_atom, lease_atom, const std::string& origin, int64_t sent_ns) {
-      auto& st = self->state;
-      auto p = st.promises.find(origin);
-      if (p == st.promises.end()
-          || self->current_sender() != p->second.first.address())
-        return;
-      auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
-                   + mirror_promise;
-      p->second.second = std::max(p->second.second, until);
+      promise_given(self, origin, sent_ns);
     },
-    // -- mirroring --------------------------------------------------------
     [=](mirror_atom, members_atom, std::vector<std::string>& members) {
-      // From the local supervisor: the members of the local orchestrator.
-      auto& st = self->state;
-      st.own_members = std::move(members);
-      if (st.mirror_to)
-        self->send(st.mirror_to, mirror_atom::value, members_atom::value,
-                   st.ctx->name, st.own_members);
+      own_members_changed(self, members);
     },
     [=](mirror_atom, members_atom, const std::string& origin,
         std::vector<std::string>& members) {
       note_origin(self, origin);
-      self->state.mirrored_member_lists[origin] = std::move(members);
+      self->state.mirrors.set_members(origin, std::move(members));
     },
-    [=](mirror_atom, caf::actor& to) {
-      // From the local supervisor: mirror to `to` from now on (or stop).
-      auto& st = self->state;
-      if (st.mirror_to == to)
-        return;
-      if (st.mirror_to) // The old mirror drops what it held for us.
-        self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
-                   std::vector<registry_entry>{}, true);
-      st.mirror_to = std::move(to);
-      st.mirror_updates.clear();
-      st.mirror_removals.clear();
-      if (!st.mirror_to)
-        return;
-      std::vector<registry_entry> all;
-      for (auto& kvp : st.entries)
-        all.push_back(to_wire(kvp.second, st.ctx->name));
-      self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all, true);
-      self->send(st.mirror_to, mirror_atom::value, members_atom::value,
-                 st.ctx->name, st.own_members);
-    },
+    [=](mirror_atom, caf::actor& to) { mirror_target_changed(self, to); },
     [=](mirror_atom, sync_atom, const std::string& origin,
-        uint64_t origin_epoch,
-        std::vector<registry_entry>& entries) -> caf::result<bool> {
-      // Starts on the orchestrator's node, confirmed before they run. A
-      // registry that follows a newer orchestrator refuses them: that
-      // orchestrator took its copy of the mirror when it synced here, and
-      // counts on knowing every name that may run on the origin.
-      auto& st = self->state;
-      if (origin_epoch < st.orchestrator.epoch)
-        return make_error(errc::stale_orchestrator,
-                          "mirror update from a replaced orchestrator's node");
-      note_origin(self, origin);
-      store_mirrored(st.mirrored[origin], entries);
-      return true;
+        uint64_t origin_epoch, std::vector<registry_entry>& entries) {
+      return mirror_confirm(self, origin, origin_epoch, entries);
     },
     [=](mirror_atom, const std::string& origin,
         std::vector<registry_entry>& updates, bool replace_all) {
-      auto& mirrored = self->state.mirrored;
-      if (replace_all && updates.empty()) {
-        mirrored.erase(origin); // The origin mirrors elsewhere now.
-        self->state.mirrored_member_lists.erase(origin);
-        self->state.promises.erase(origin);
-        return;
-      }
-      note_origin(self, origin);
-      auto& mine = mirrored[origin];
-      if (replace_all)
-        mine.clear();
-      store_mirrored(mine, updates);
+      mirror_update(self, origin, updates, replace_all);
     },
     [=](mirror_atom, const std::string& origin,
         const std::vector<task_key>& removals) {
-      auto& mine = self->state.mirrored[origin];
-      for (auto& key : removals) {
-        auto i = mine.find(key.name);
-        if (i != mine.end() && i->second.order.epoch == key.epoch)
-          mine.erase(i);
-      }
+      self->state.mirrors.remove(origin, removals);
     },
   };
 }

@@ -64,6 +64,10 @@ void attempt(caf::event_based_actor* self, world* w, client_state_ptr st,
     .then(
       [=](dtask::task_ref& ref) {
         auto& a = st->attempts[k];
+        if (ref.worker && !a.opts.want_worker)
+          w->note_violation("a start that did not ask for the worker's "
+                            "handle got one: "
+                            + ref.name + "#" + std::to_string(ref.epoch));
         log_line(w, "accepted " + std::to_string(w->now_ns()) + " " + ref.name
                       + " " + std::to_string(ref.epoch) + " " + ref.node + " "
                       + std::to_string(a.opts.token) + " "

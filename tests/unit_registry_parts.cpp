@@ -1,0 +1,219 @@
+// The plain parts of a registry: lease gate, parking queue, mirror origin
+// and mirror store (actors/*.hpp). One test per rule of each file comment.
+
+#include <gtest/gtest.h>
+
+#include "lease_gate.hpp"
+#include "mirror_origin.hpp"
+#include "mirror_store.hpp"
+#include "parked_orders.hpp"
+
+namespace {
+
+using dtask::clock_type;
+using std::chrono::milliseconds;
+
+clock_type::time_point at(int64_t ms) {
+  return clock_type::time_point{milliseconds(ms)};
+}
+
+dtask::registry_entry entry(std::string name, uint64_t epoch,
+                            dtask::task_state state
+                            = dtask::task_state::running) {
+  dtask::registry_entry e;
+  e.order.name = std::move(name);
+  e.order.epoch = epoch;
+  e.status.state = state;
+  return e;
+}
+
+// -- lease_gate ---------------------------------------------------------------
+
+TEST(lease_gate, holds_no_lease_before_a_grant) {
+  dtask::lease_gate gate;
+  EXPECT_FALSE(gate.valid(at(0)));
+}
+
+TEST(lease_gate, a_grant_counts_from_the_request_send_time) {
+  dtask::lease_gate gate;
+  gate.grant(at(1000), 0);
+  EXPECT_TRUE(gate.valid(at(1000) + dtask::lease_duration - milliseconds(1)));
+  EXPECT_FALSE(gate.valid(at(1000) + dtask::lease_duration));
+  EXPECT_EQ(gate.until(), at(1000) + dtask::lease_duration);
+}
+
+TEST(lease_gate, a_late_grant_of_an_old_request_never_shrinks_the_lease) {
+  dtask::lease_gate gate;
+  gate.grant(at(2000), 0);
+  gate.grant(at(1000), 0);
+  EXPECT_EQ(gate.until(), at(2000) + dtask::lease_duration);
+}
+
+TEST(lease_gate, the_workers_see_each_grant) {
+  dtask::lease_gate gate;
+  auto cut = gate.published()->cuts.load();
+  gate.grant(at(1000), 0);
+  EXPECT_TRUE(gate.published()->valid(at(1500), cut));
+  EXPECT_FALSE(gate.published()->valid(at(1000) + dtask::lease_duration, cut));
+}
+
+TEST(lease_gate, a_cut_stops_workers_spawned_before_it_even_under_a_new_grant) {
+  dtask::lease_gate gate;
+  auto before = gate.published()->cuts.load();
+  gate.cut();
+  gate.grant(at(5000), 0);
+  EXPECT_FALSE(gate.published()->valid(at(5100), before));
+  EXPECT_TRUE(gate.published()->valid(at(5100), gate.published()->cuts.load()));
+}
+
+TEST(lease_gate, node_gen_only_grows_until_a_new_orchestrator_is_followed) {
+  dtask::lease_gate gate;
+  gate.grant(at(0), 3);
+  gate.grant(at(0), 2);
+  EXPECT_EQ(gate.node_gen(), 3u);
+  gate.follow_new_orchestrator();
+  EXPECT_EQ(gate.node_gen(), 0u);
+}
+
+// -- parked_orders ------------------------------------------------------------
+
+dtask::spawn_order order(std::string name) {
+  dtask::spawn_order o;
+  o.name = std::move(name);
+  return o;
+}
+
+TEST(parked_orders, take_returns_only_orders_parked_for_that_reason) {
+  dtask::parked_orders<int> q;
+  q.park(order("a"), 1, dtask::wait_reason::lease, at(100));
+  q.park(order("b"), 2, dtask::wait_reason::stopping_worker);
+  q.park(order("c"), 3, dtask::wait_reason::mirror_promise);
+  auto taken = q.take(dtask::wait_reason::stopping_worker,
+                      [](const auto&) { return true; });
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].order.name, "b");
+  EXPECT_EQ(taken[0].promise, 2);
+  EXPECT_EQ(q.count(dtask::wait_reason::lease), 1u);
+  EXPECT_EQ(q.count(dtask::wait_reason::mirror_promise), 1u);
+  EXPECT_EQ(q.count(dtask::wait_reason::stopping_worker), 0u);
+}
+
+TEST(parked_orders, take_keeps_what_is_not_ready_and_keeps_arrival_order) {
+  dtask::parked_orders<int> q;
+  q.park(order("a"), 1, dtask::wait_reason::lease, at(300));
+  q.park(order("b"), 2, dtask::wait_reason::lease, at(100));
+  q.park(order("c"), 3, dtask::wait_reason::lease, at(200));
+  auto due = q.take(dtask::wait_reason::lease,
+                    [](const auto& p) { return p.deadline <= at(200); });
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].order.name, "b");
+  EXPECT_EQ(due[1].order.name, "c");
+  EXPECT_EQ(q.count(dtask::wait_reason::lease), 1u);
+}
+
+// -- mirror_origin ------------------------------------------------------------
+
+TEST(mirror_origin, a_promise_to_the_current_mirror_blocks_nothing) {
+  dtask::mirror_origin<std::string> origin;
+  origin.promise("m1", at(0));
+  EXPECT_FALSE(origin.blocked("m1", at(100)));
+}
+
+TEST(mirror_origin, a_promise_to_another_mirror_blocks_until_it_ran_out) {
+  dtask::mirror_origin<std::string> origin;
+  origin.promise("m1", at(0));
+  EXPECT_TRUE(origin.blocked("m2", at(100)));
+  EXPECT_TRUE(origin.blocked("", at(100))); // No mirror at all.
+  EXPECT_TRUE(origin.blocked("m2", at(0) + dtask::mirror_promise
+                                     - milliseconds(1)));
+  EXPECT_FALSE(origin.blocked("m2", at(0) + dtask::mirror_promise));
+}
+
+TEST(mirror_origin, a_promise_is_extended_never_shortened) {
+  dtask::mirror_origin<std::string> origin;
+  origin.promise("m1", at(1000));
+  origin.promise("m1", at(0));
+  EXPECT_TRUE(origin.blocked("m2", at(1000) + dtask::mirror_promise
+                                     - milliseconds(1)));
+}
+
+// -- mirror_store ---------------------------------------------------------------
+
+TEST(mirror_store, stores_every_entry_of_a_batch_under_its_name) {
+  dtask::mirror_store<int> store;
+  std::vector<dtask::registry_entry> batch{entry("a", 1), entry("b", 2),
+                                           entry("c", 3)};
+  store.store("o", batch);
+  EXPECT_EQ(store.entries_of("o"), 3u);
+}
+
+TEST(mirror_store, replace_all_replaces_and_an_empty_one_is_a_drop) {
+  dtask::mirror_store<int> store;
+  std::vector<dtask::registry_entry> batch{entry("a", 1), entry("b", 2)};
+  store.store("o", batch);
+  std::vector<dtask::registry_entry> one{entry("c", 3)};
+  store.store("o", one, true);
+  EXPECT_EQ(store.entries_of("o"), 1u);
+  store.drop("o");
+  EXPECT_EQ(store.entries_of("o"), 0u);
+}
+
+TEST(mirror_store, removes_only_the_named_incarnation) {
+  dtask::mirror_store<int> store;
+  std::vector<dtask::registry_entry> batch{entry("a", 5)};
+  store.store("o", batch);
+  store.remove("o", {dtask::task_key{"a", 4}});
+  EXPECT_EQ(store.entries_of("o"), 1u);
+  store.remove("o", {dtask::task_key{"a", 5}});
+  EXPECT_EQ(store.entries_of("o"), 0u);
+}
+
+TEST(mirror_store, forget_takes_an_incarnation_over_from_any_origin) {
+  dtask::mirror_store<int> store;
+  std::vector<dtask::registry_entry> batch{entry("a", 5)};
+  store.store("o", batch);
+  EXPECT_FALSE(store.forget("a", 4));
+  EXPECT_TRUE(store.forget("a", 5));
+  EXPECT_EQ(store.entries_of("o"), 0u);
+}
+
+TEST(mirror_store, promises_count_only_from_the_origins_registry) {
+  dtask::mirror_store<int> store;
+  store.note_origin("o", 7);
+  store.promised("o", 8, at(500));
+  EXPECT_EQ(store.promise_of("o"), clock_type::time_point{});
+  store.promised("o", 7, at(500));
+  store.promised("o", 7, at(400));
+  EXPECT_EQ(store.promise_of("o"), at(500));
+}
+
+TEST(mirror_store, a_restarted_origin_holds_no_promise_yet) {
+  dtask::mirror_store<int> store;
+  store.note_origin("o", 7);
+  store.promised("o", 7, at(500));
+  store.note_origin("o", 9);
+  EXPECT_EQ(store.promise_of("o"), clock_type::time_point{});
+}
+
+TEST(mirror_store, member_lists_carry_their_origins_promise) {
+  dtask::mirror_store<int> store;
+  store.note_origin("o", 7);
+  store.set_members("o", {"x", "y"});
+  store.promised("o", 7, at(500));
+  auto lists = store.member_lists();
+  ASSERT_EQ(lists.size(), 1u);
+  EXPECT_EQ(lists[0].origin, "o");
+  EXPECT_EQ(lists[0].members.size(), 2u);
+  EXPECT_EQ(lists[0].promised_until, dtask::mono_ns(at(500)));
+}
+
+TEST(mirror_store, asks_promises_only_of_origins_with_a_registry) {
+  dtask::mirror_store<int> store;
+  store.note_origin("o", 7);
+  store.note_origin("p", 0);
+  std::vector<int> asked;
+  store.for_each_origin([&](int r) { asked.push_back(r); });
+  EXPECT_EQ(asked, std::vector<int>{7});
+}
+
+} // namespace
