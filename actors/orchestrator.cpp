@@ -85,6 +85,7 @@
 #include "actors.hpp"
 #include "mutations.hpp"
 #include "node_actor.hpp"
+#include "quorum_tracker.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/names.hpp"
 #include "dtask/ring.hpp"
@@ -147,26 +148,16 @@ struct orchestrator_state {
   std::map<caf::actor, std::vector<task_key>> acks;
   bool flush_scheduled = false;
   // -- majority and fencing (see the timing argument above) ------------------
-  /// Voter -> send time of its latest answered quorum ping.
-  std::map<std::string, clock_type::time_point> quorum_acks;
-  /// Until when this orchestrator surely holds a majority.
-  clock_type::time_point quorum_until;
-  /// When it first held one (T in the argument); unset before.
-  caf::optional<clock_type::time_point> first_quorum;
-  /// True unless this is the first orchestrator the nodes know of.
-  bool takeover = false;
-  /// True if every node the previous orchestrator may have granted a lease
-  /// to is accounted for (see (d)).
-  bool covered = false;
-  /// For `covered`, decided when going live: the members whose registry
-  /// answered a sync, and what the mirrored member lists require.
+  /// The majority and the windows of the argument (quorum_tracker.hpp).
+  quorum_tracker quorum;
+  /// Whether every node the previous orchestrator may have granted a lease
+  /// to is accounted for ((d)), decided when going live from: the members
+  /// whose registry answered a sync, what the mirrored member lists
+  /// require, and the origins' promises to this node's registry.
+  coverage cover;
   std::set<std::string> synced;
   std::set<std::string> cover_required;
-  /// Origin -> until when its promise to this node's registry holds: the
-  /// origin is accounted for only if that covers T + 2L + M.
   std::map<std::string, clock_type::time_point> cover_promises;
-  /// The earliest promise among the origins that coverage relies on.
-  clock_type::time_point cover_until;
   bool have_mirrored_lists = false;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
@@ -196,30 +187,12 @@ orchestrator_ref self_ref(orchestrator_ptr self) {
 }
 
 bool has_quorum(orchestrator_ptr self) {
-  return node_time(self) < self->state.quorum_until;
-}
-
-/// The earliest time at which a node dropped at `dropped` surely stopped its
-/// workers ((c) and (d) above). Requires `first_quorum`.
-clock_type::time_point fence_time(orchestrator_ptr self,
-                                  clock_type::time_point dropped) {
-  auto& st = self->state;
-  auto t = dropped + lease_duration;
-  if (mutated(mutation::lost_before_lease_end))
-    return dropped + lease_margin;
-  if (st.takeover)
-    t = std::max(t, *st.first_quorum + 2 * lease_duration);
-  return t + lease_margin;
+  return self->state.quorum.holds(node_time(self));
 }
 
 /// True once outcomes may be recorded and callbacks sent ((d) above).
 bool outcomes_open(orchestrator_ptr self) {
-  auto& st = self->state;
-  if (!has_quorum(self))
-    return false;
-  return !st.takeover
-         || node_time(self) >= *st.first_quorum + lease_duration
-                                   + lease_margin;
+  return self->state.quorum.outcomes_open(node_time(self));
 }
 
 /// Records that voter `node` followed this orchestrator at `sent`.
@@ -228,21 +201,9 @@ void quorum_ack(orchestrator_ptr self, const std::string& node,
   auto& st = self->state;
   if (!st.ctx->is_voter(node) || st.members.count(node) == 0)
     return;
-  auto& t = st.quorum_acks[node];
-  t = std::max(t, sent);
-  std::vector<clock_type::time_point> times;
-  for (auto& kvp : st.quorum_acks)
-    times.push_back(kvp.second);
-  auto k = st.ctx->quorum();
-  if (times.size() < k)
-    return;
-  std::sort(times.begin(), times.end(), std::greater<>{});
-  st.quorum_until = std::max(st.quorum_until, times[k - 1] + lease_duration);
-  if (!st.first_quorum && has_quorum(self)) {
-    st.first_quorum = node_time(self);
+  if (st.quorum.ack(node, sent, node_time(self)))
     log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
                << st.epoch << " holds a majority";
-  }
 }
 
 /// The member whose registry is `addr`, or nullptr.
@@ -358,6 +319,87 @@ void settle(orchestrator_ptr self, const std::string& name, uint64_t epoch,
   });
 }
 
+/// The node's own registry reports a running task: it follows this
+/// orchestrator and runs the task under its leases, so a fence set on the
+/// node before (it was cut off, or known only from a mirror) must not
+/// declare the task lost.
+void vouch(orchestrator_ptr self, const registry_entry& e,
+           const task_record* rec) {
+  auto& st = self->state;
+  auto f = st.fences.find(e.status.node);
+  if (rec != nullptr && st.members.count(e.status.node) > 0
+      && f != st.fences.end())
+    st.table.vouch(e.order.name, e.order.epoch, f->second.id);
+}
+
+/// A running task a registry reports (its own, or mirrored from a node that
+/// is gone).
+void merge_running(orchestrator_ptr self, const caf::actor& registry,
+                   registry_entry& e, const task_record* rec) {
+  auto& st = self->state;
+  auto& name = e.order.name;
+  auto epoch = e.order.epoch;
+  auto same = rec != nullptr && rec->epoch == epoch;
+  if (same && rec->running()) {
+    if (!rec->confirmed) {
+      auto confirmed = st.table.confirm(name, epoch, e.worker);
+      settle(self, name, epoch, confirmed, caf::error{});
+    }
+    vouch(self, e, rec);
+  } else if (same || (rec != nullptr && rec->running())) {
+    // Already declared over (lost), or another incarnation holds the name:
+    // this one must not run on.
+    ack(self, registry, name, epoch);
+  } else {
+    auto& r = st.table.begin(name, e.status.node, epoch, e.order.token,
+                             e.order.callback);
+    r.restart = e.order.restart;
+    r.attempt = e.order.attempt;
+    if (r.restart != restart_policy::never)
+      r.spec = std::make_shared<const restart_spec>(
+        restart_spec{e.order.type, e.order.args});
+    vouch(self, e, st.table.confirm(name, epoch, e.worker));
+  }
+}
+
+/// An outcome a registry reports. Returns false if the registry must keep
+/// it (no acknowledgement).
+bool merge_outcome(orchestrator_ptr self, registry_entry& e,
+                   const task_record* rec, clock_type::time_point now) {
+  auto& st = self->state;
+  auto& name = e.order.name;
+  auto epoch = e.order.epoch;
+  auto same = rec != nullptr && rec->epoch == epoch;
+  if (!same && rec != nullptr && rec->epoch > epoch) {
+    // An older incarnation; the table holds a newer one. Its end is news
+    // only if this orchestrator did not end it (e.g. a lease-expired task
+    // declared lost here before the name was started again). An earlier
+    // attempt of a restarted start (same token) is no news: the start's one
+    // callback comes from its last attempt.
+    auto restarted = rec->token != 0 && rec->token == e.order.token;
+    if (!st.table.ended_here(name, epoch) && e.order.callback && !restarted) {
+      e.status.epoch = epoch;
+      e.status.token = e.order.token;
+      self->send(e.order.callback, e.status);
+    }
+    return true;
+  }
+  if (!same && rec != nullptr && rec->running())
+    return false; // A newer outcome while an older incarnation runs: cannot
+                  // happen (a name starts only once the previous ended).
+  if (!same) // Unknown here (a failover, or forgotten): record it.
+    st.table.begin(name, e.status.node, epoch, e.order.token, e.order.callback)
+      .attempt = e.order.attempt;
+  auto ended = st.table.finish(name, epoch, e.status.state,
+                               std::move(e.status.result),
+                               std::move(e.status.reason), now);
+  if (ended != nullptr) {
+    settle(self, name, epoch, ended, caf::error{});
+    deliver_callback(self, *ended);
+  } // Else recorded before (e.g. declared lost); the ack was lost.
+  return true;
+}
+
 /// Takes over what a registry reports: running tasks this orchestrator did
 /// not know (after a failover or a join), outcomes not yet acknowledged, and
 /// mirrored entries of a dead orchestrator's node, whose running tasks are
@@ -377,90 +419,24 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
                   entries.end());
   }
   for (auto& e : entries) {
-    auto& name = e.order.name;
-    auto epoch = e.order.epoch;
-    auto rec = st.table.find(name, now);
-    auto same = rec != nullptr && rec->epoch == epoch;
+    auto rec = st.table.find(e.order.name, now);
     auto origin = st.members.find(e.status.node);
     if (origin != st.members.end()) {
       if (origin->second.registry != registry)
         continue; // A mirror of a live node's entry: the node speaks itself.
-    } else if (e.status.state == task_state::running) {
+    } else if (e.status.state == task_state::running
+               && st.fences.count(e.status.node) == 0) {
       // A mirror of a task of a node that is gone: it may run on until its
-      // lease ends; the fence declares it lost then.
-      // Only incarnations of older orchestrators: the mirror holds no other.
-      if (st.fences.count(e.status.node) == 0)
-        st.fences.emplace(e.status.node,
-                          fence{now, caf::actor{}, (st.epoch << 32) | st.seq,
-                                ++st.fence_ids});
+      // lease ends; the fence declares it lost then. Only incarnations of
+      // older orchestrators: the mirror holds no other.
+      st.fences.emplace(e.status.node,
+                        fence{now, caf::actor{}, (st.epoch << 32) | st.seq,
+                              ++st.fence_ids});
     }
-    // The node's own registry reports a running task: it follows this
-    // orchestrator and runs the task under its leases, so a fence set on
-    // the node before (it was cut off, or known only from a mirror) must
-    // not declare the task lost.
-    auto vouch = [&](const task_record* r) {
-      auto f = st.fences.find(e.status.node);
-      if (r != nullptr && origin != st.members.end()
-          && f != st.fences.end())
-        st.table.vouch(name, epoch, f->second.id);
-    };
-    if (e.status.state == task_state::running) {
-      if (same && rec->running()) {
-        if (!rec->confirmed) {
-          auto confirmed = st.table.confirm(name, epoch, e.worker);
-          settle(self, name, epoch, confirmed, caf::error{});
-        }
-        vouch(rec);
-      } else if (same || (rec != nullptr && rec->running())) {
-        // Already declared over (lost), or another incarnation holds the
-        // name: this one must not run on.
-        ack(self, registry, name, epoch);
-      } else {
-        auto& r = st.table.begin(name, e.status.node, epoch, e.order.token,
-                                 e.order.callback);
-        r.restart = e.order.restart;
-        r.attempt = e.order.attempt;
-        if (r.restart != restart_policy::never) {
-          r.spec = std::make_shared<const restart_spec>(
-            restart_spec{e.order.type, e.order.args});
-        }
-        vouch(st.table.confirm(name, epoch, e.worker));
-      }
-      continue;
-    }
-    // An outcome.
-    if (!same && rec != nullptr && rec->epoch > epoch) {
-      // An older incarnation; the table holds a newer one. Its end is news
-      // only if this orchestrator did not end it (e.g. a lease-expired task
-      // declared lost here before the name was started again).
-      // An earlier attempt of a restarted start (same token) is no news:
-      // the start's one callback comes from its last attempt.
-      auto restarted = rec->token != 0 && rec->token == e.order.token;
-      if (!st.table.ended_here(name, epoch) && e.order.callback
-          && !restarted) {
-        e.status.epoch = epoch;
-        e.status.token = e.order.token;
-        self->send(e.order.callback, e.status);
-      }
-    } else if (!same && rec != nullptr && rec->running()) {
-      // A newer outcome while an older incarnation runs in the table: cannot
-      // happen (a name starts only when its previous incarnation ended).
-      // The registry keeps it.
-      continue;
-    } else {
-      if (!same) // Unknown here (a failover, or forgotten): record it.
-        st.table.begin(name, e.status.node, epoch, e.order.token,
-                       e.order.callback)
-          .attempt = e.order.attempt;
-      auto ended = st.table.finish(name, epoch, e.status.state,
-                                   std::move(e.status.result),
-                                   std::move(e.status.reason), now);
-      if (ended != nullptr) {
-        settle(self, name, epoch, ended, caf::error{});
-        deliver_callback(self, *ended);
-      } // Else recorded before (e.g. declared lost); the ack was lost.
-    }
-    ack(self, registry, name, epoch);
+    if (e.status.state == task_state::running)
+      merge_running(self, registry, e, rec);
+    else if (merge_outcome(self, e, rec, now))
+      ack(self, registry, e.order.name, e.order.epoch);
   }
 }
 
@@ -520,7 +496,7 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     else
       st.fences[kvp.first] = fence{now, kvp.second.registry, max_epoch,
                                    ++st.fence_ids};
-    st.quorum_acks.erase(kvp.first);
+    st.quorum.forget(kvp.first);
     st.syncing.erase(kvp.first);
   }
   std::vector<member> joined;
@@ -572,11 +548,10 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
                       "the orchestrator " + st.ctx->name
                         + " does not reach a majority of the cluster's members");
   auto rec = st.table.find(opts.name, node_time(self));
-  auto leases_end = *st.first_quorum + 2 * lease_duration + lease_margin;
   // Covered only while the mirrors' promises outlast the old leases.
-  auto covered = st.covered && leases_end <= st.cover_until;
-  if (rec == nullptr && st.takeover && !covered
-      && node_time(self) < leases_end)
+  auto leases_end = st.quorum.leases_end();
+  if (rec == nullptr && st.quorum.takeover()
+      && !st.cover.holds_past(leases_end) && node_time(self) < leases_end)
     return make_error(errc::no_quorum,
                       "a new orchestrator waits until the previous one's "
                       "leases surely ended before it starts unknown names");
@@ -704,7 +679,7 @@ void tick(orchestrator_ptr self) {
   if (outcomes_open(self)) {
     for (auto i = st.fences.begin(); i != st.fences.end();) {
       auto& f = i->second;
-      if (f.dropped && now < fence_time(self, *f.dropped)) {
+      if (f.dropped && now < st.quorum.fence_time(*f.dropped)) {
         ++i;
         continue;
       }
@@ -802,6 +777,76 @@ caf::behavior serving(orchestrator_ptr self) {
   };
 }
 
+/// Serves once every member's registry and the mirrored member lists
+/// answered (or failed). Every node the previous orchestrator may have
+/// leased to must have answered the sync (a member that did not is no
+/// better than an unreachable one), or be a node whose starts were mirrored
+/// here, for unknown names to start at once.
+void go_live(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (st.live || !st.syncing.empty())
+    return;
+  st.live = true;
+  st.cover = coverage::decide(st.have_mirrored_lists, st.cover_required,
+                              st.synced, st.cover_promises);
+  if (st.quorum.takeover() && !st.cover.covered)
+    log_line{} << "dtask-orchestrator " << st.ctx->name
+               << ": unknown names wait until the previous orchestrator's "
+                  "leases surely ended";
+  self->set_default_handler(caf::print_and_drop);
+  self->become(serving(self));
+}
+
+/// Which nodes the previous orchestrator may have granted leases to ((d)
+/// in the timing argument): the voters, and the member lists mirrored to
+/// this node, with their origins' promises.
+void learn_mirrored_members(orchestrator_ptr self,
+                            std::vector<mirrored_members>& lists) {
+  auto& st = self->state;
+  st.cover_required.insert(st.ctx->voters.begin(), st.ctx->voters.end());
+  auto now = node_time(self);
+  for (auto& l : lists) {
+    auto promised = clock_type::time_point{
+      std::chrono::nanoseconds{l.promised_until}};
+    if (l.promised_until > 0 && promised > now)
+      st.cover_promises.emplace(l.origin, promised);
+    st.cover_required.insert(l.origin);
+    st.cover_required.insert(l.members.begin(), l.members.end());
+  }
+  st.have_mirrored_lists = !lists.empty();
+}
+
+/// Syncs every member and asks this node's registry for the mirrored member
+/// lists; goes live once all answered.
+void start_syncing(orchestrator_ptr self, const std::vector<member>& members) {
+  auto& st = self->state;
+  for (auto& m : members) {
+    auto node = m.node;
+    sync_member(self, m, [=] {
+      self->state.syncing.erase(node);
+      go_live(self);
+    });
+  }
+  const char* mirror_key = "(mirrored members)";
+  st.syncing.insert(mirror_key);
+  auto own = st.members.find(st.ctx->name);
+  auto own_registry = own != st.members.end() ? own->second.registry
+                                              : caf::actor{};
+  self
+    ->request(own_registry, sync_timeout, sync_atom::value,
+              members_atom::value)
+    .then(
+      [=](std::vector<mirrored_members>& lists) {
+        learn_mirrored_members(self, lists);
+        self->state.syncing.erase(mirror_key);
+        go_live(self);
+      },
+      [=](caf::error&) {
+        self->state.syncing.erase(mirror_key);
+        go_live(self);
+      });
+}
+
 caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
                            uint64_t epoch, std::vector<member> members) {
   auto& st = self->state;
@@ -816,71 +861,9 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
     st.members.emplace(m.node, m);
   }
   st.ring.assign(std::move(names));
-  st.takeover = (epoch >> 8) > 1; // Not the first round of elections.
-  auto go_live = [=] {
-    auto& st = self->state;
-    if (st.live || !st.syncing.empty())
-      return;
-    st.live = true;
-    // Every node the previous orchestrator may have leased to must have
-    // answered our sync (a member that did not is no better than an
-    // unreachable one), or be a node whose starts were mirrored here.
-    st.covered = st.have_mirrored_lists;
-    st.cover_until = clock_type::time_point::max();
-    for (auto& node : st.cover_required) {
-      if (st.synced.count(node) > 0)
-        continue;
-      auto p = st.cover_promises.find(node);
-      if (p == st.cover_promises.end())
-        st.covered = false;
-      else
-        st.cover_until = std::min(st.cover_until, p->second);
-    }
-    if (st.takeover && !st.covered)
-      log_line{} << "dtask-orchestrator " << st.ctx->name
-                 << ": unknown names wait until the previous orchestrator's "
-                    "leases surely ended";
-    self->set_default_handler(caf::print_and_drop);
-    self->become(serving(self));
-  };
-  for (auto& m : members) {
-    auto node = m.node;
-    sync_member(self, m, [=] {
-      self->state.syncing.erase(node);
-      go_live();
-    });
-  }
-  // Which nodes the previous orchestrator may have granted leases to ((d)
-  // in the timing argument): the member lists mirrored to this node.
-  const char* mirror_key = "(mirrored members)";
-  st.syncing.insert(mirror_key);
-  auto own = st.members.find(st.ctx->name);
-  auto own_registry = own != st.members.end() ? own->second.registry
-                                              : caf::actor{};
-  self
-    ->request(own_registry, sync_timeout, sync_atom::value,
-              members_atom::value)
-    .then(
-      [=](std::vector<mirrored_members>& lists) {
-        auto& st = self->state;
-        st.cover_required.insert(st.ctx->voters.begin(), st.ctx->voters.end());
-        auto now = node_time(self);
-        for (auto& l : lists) {
-          auto promised = clock_type::time_point{
-            std::chrono::nanoseconds{l.promised_until}};
-          if (l.promised_until > 0 && promised > now)
-            st.cover_promises.emplace(l.origin, promised);
-          st.cover_required.insert(l.origin);
-          st.cover_required.insert(l.members.begin(), l.members.end());
-        }
-        st.have_mirrored_lists = !lists.empty();
-        st.syncing.erase(mirror_key);
-        go_live();
-      },
-      [=](caf::error&) {
-        self->state.syncing.erase(mirror_key);
-        go_live();
-      });
+  // A takeover unless this is the first round of elections.
+  st.quorum = quorum_tracker{st.ctx->quorum(), (epoch >> 8) > 1};
+  start_syncing(self, members);
   self->send(self, tick_atom::value);
   // Until every member answered, other requests wait in the mailbox; leases
   // are granted meanwhile (workers must not stop because of a failover).
@@ -888,7 +871,7 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
   return {
     [=](members_atom, std::vector<member>& members) {
       set_members(self, members);
-      go_live();
+      go_live(self);
     },
     [=](tick_atom) { tick(self); },
     [=](sync_atom, const member& m) { resync(self, m); },

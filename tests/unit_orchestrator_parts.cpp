@@ -1,0 +1,123 @@
+// The plain parts of an orchestrator: its majority and the windows of the
+// timing argument (actors/quorum_tracker.hpp). One test per rule.
+
+#include <gtest/gtest.h>
+
+#include "quorum_tracker.hpp"
+
+namespace {
+
+using dtask::clock_type;
+using dtask::lease_duration;
+using dtask::lease_margin;
+using std::chrono::milliseconds;
+
+clock_type::time_point at(int64_t ms) {
+  return clock_type::time_point{milliseconds(ms)};
+}
+
+TEST(quorum_tracker, holds_nothing_before_a_majority_answered) {
+  dtask::quorum_tracker q{2, false};
+  EXPECT_FALSE(q.ack("a", at(100), at(110)));
+  EXPECT_FALSE(q.holds(at(110)));
+  EXPECT_FALSE(q.first());
+}
+
+TEST(quorum_tracker, holds_until_the_kth_latest_answered_send_plus_l) {
+  dtask::quorum_tracker q{2, false};
+  q.ack("a", at(100), at(110));
+  EXPECT_TRUE(q.ack("b", at(300), at(310)));
+  q.ack("c", at(200), at(320));
+  // The 2nd latest send is 200 ms.
+  EXPECT_TRUE(q.holds(at(200) + lease_duration - milliseconds(1)));
+  EXPECT_FALSE(q.holds(at(200) + lease_duration));
+}
+
+TEST(quorum_tracker, first_is_when_the_majority_first_held) {
+  dtask::quorum_tracker q{2, false};
+  q.ack("a", at(100), at(110));
+  q.ack("b", at(100), at(120));
+  ASSERT_TRUE(q.first());
+  EXPECT_EQ(*q.first(), at(120));
+  EXPECT_FALSE(q.ack("a", at(200), at(210))); // Not a first time again.
+  EXPECT_EQ(*q.first(), at(120));
+}
+
+TEST(quorum_tracker, an_answer_older_than_the_voters_last_counts_for_nothing) {
+  dtask::quorum_tracker q{1, false};
+  q.ack("a", at(500), at(510));
+  q.ack("a", at(100), at(520));
+  EXPECT_TRUE(q.holds(at(500) + lease_duration - milliseconds(1)));
+}
+
+TEST(quorum_tracker, a_forgotten_voter_no_longer_counts) {
+  dtask::quorum_tracker q{2, false};
+  q.ack("a", at(100), at(110));
+  q.forget("a");
+  EXPECT_FALSE(q.ack("b", at(100), at(120)));
+  EXPECT_FALSE(q.holds(at(120)));
+}
+
+TEST(quorum_tracker, outcomes_open_at_once_for_the_first_orchestrator) {
+  dtask::quorum_tracker q{1, false};
+  q.ack("a", at(100), at(100));
+  EXPECT_TRUE(q.outcomes_open(at(100)));
+}
+
+TEST(quorum_tracker, a_takeover_records_outcomes_only_from_t_plus_l_plus_m) {
+  dtask::quorum_tracker q{1, true};
+  q.ack("a", at(100), at(100));
+  for (int i = 1; i < 30; ++i) // Keep the majority.
+    q.ack("a", at(100 + 100 * i), at(100 + 100 * i));
+  EXPECT_FALSE(q.outcomes_open(at(100) + lease_duration + lease_margin
+                               - milliseconds(1)));
+  EXPECT_TRUE(q.outcomes_open(at(100) + lease_duration + lease_margin));
+}
+
+TEST(quorum_tracker, no_outcomes_without_a_majority) {
+  dtask::quorum_tracker q{1, false};
+  q.ack("a", at(100), at(100));
+  EXPECT_FALSE(q.outcomes_open(at(100) + lease_duration));
+}
+
+TEST(quorum_tracker, a_dropped_nodes_tasks_end_at_r_plus_l_plus_m) {
+  dtask::quorum_tracker q{1, false};
+  q.ack("a", at(0), at(0));
+  EXPECT_EQ(q.fence_time(at(5000)), at(5000) + lease_duration + lease_margin);
+}
+
+TEST(quorum_tracker, after_a_takeover_not_before_t_plus_2l_plus_m) {
+  dtask::quorum_tracker q{1, true};
+  q.ack("a", at(1000), at(1000));
+  EXPECT_EQ(q.fence_time(at(0)), at(1000) + 2 * lease_duration + lease_margin);
+  EXPECT_EQ(q.leases_end(), at(1000) + 2 * lease_duration + lease_margin);
+  // A drop long after the takeover: r + L + M again.
+  EXPECT_EQ(q.fence_time(at(9000)), at(9000) + lease_duration + lease_margin);
+}
+
+// -- coverage ---------------------------------------------------------------
+
+TEST(coverage, without_mirrored_member_lists_nothing_is_covered) {
+  auto c = dtask::coverage::decide(false, {"a"}, {"a"}, {});
+  EXPECT_FALSE(c.covered);
+}
+
+TEST(coverage, every_required_node_synced_is_covered_for_good) {
+  auto c = dtask::coverage::decide(true, {"a", "b"}, {"a", "b"}, {});
+  EXPECT_TRUE(c.covered);
+  EXPECT_TRUE(c.holds_past(at(1000000)));
+}
+
+TEST(coverage, an_unsynced_node_needs_a_promise_that_outlasts_the_leases) {
+  auto c = dtask::coverage::decide(true, {"a", "b"}, {"a"}, {{"b", at(5000)}});
+  EXPECT_TRUE(c.covered);
+  EXPECT_TRUE(c.holds_past(at(5000)));
+  EXPECT_FALSE(c.holds_past(at(5001)));
+}
+
+TEST(coverage, an_unsynced_node_without_a_promise_is_not_covered) {
+  auto c = dtask::coverage::decide(true, {"a", "b"}, {"a"}, {});
+  EXPECT_FALSE(c.covered);
+}
+
+} // namespace
