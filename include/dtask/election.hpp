@@ -1,0 +1,191 @@
+#pragma once
+
+// The orchestrator election, as plain C++: whether this node starts a new
+// orchestrator now (and if not, why), the epoch it gives it, and which
+// orchestrators are outdated. The supervisor (actors/supervisor.cpp) asks
+// `should_elect` whenever its view changes and on every tick; the rules are
+// unit-tested in tests/unit_election.cpp.
+//
+// The live voter (a node of the `seeds` list) with the smallest name that is
+// not leaving elects itself, if it sees a strict majority of the voters. A
+// side without a majority elects nobody (the orchestrator's own majority
+// check, based on leases, is what makes this safe: see orchestrator.cpp).
+// Conflicting orchestrators (two that started while the nodes could not see
+// each other) resolve by `supersedes` (protocol.hpp).
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dtask/membership.hpp"
+#include "dtask/protocol.hpp"
+
+namespace dtask {
+
+/// How long a node that lost all its peers waits before it elects itself.
+/// A node resumed after a hang finds all its connections dropped; its seeds
+/// are usually alive and it rejoins them as a follower well within this
+/// time, instead of starting a second orchestrator of its own.
+constexpr auto alone_grace = std::chrono::seconds(2);
+
+/// What `should_elect` decided: `elect`, or why not now.
+enum class election_verdict {
+  /// Start an orchestrator now.
+  elect,
+  /// Everything else says yes, but the peers must be asked whom they follow
+  /// first (a pre-vote), and the decision taken again with their answers.
+  prevote_first,
+  /// This node follows an orchestrator already.
+  has_orchestrator,
+  /// The first round of seed attempts has not ended: there may be a cluster
+  /// to join.
+  first_round_pending,
+  /// A pre-vote is under way; its end decides again.
+  prevote_under_way,
+  /// This node is leaving (SIGTERM).
+  leaving,
+  /// This node is not in the `seeds` list.
+  not_a_voter,
+  /// This node does not see a strict majority of the voters.
+  no_majority,
+  /// A live voter peer with a smaller name elects; its announcement will
+  /// come.
+  smaller_voter_exists,
+  /// This node lost all its peers less than `alone_grace` ago.
+  alone_within_grace,
+  /// This node is stalled, or woke from a stall less than `stall_hold` ago:
+  /// what it sees may be the past.
+  stalled,
+};
+
+/// Everything `should_elect` looks at besides the time.
+struct election_view {
+  const membership& members;
+  /// This node follows an orchestrator.
+  bool has_orchestrator = false;
+  /// The first round of seed attempts ended (`join_attempts`).
+  bool first_round_done = false;
+  /// A pre-vote is under way.
+  bool prevoting = false;
+  /// This decision is taken with the answers of a pre-vote.
+  bool prevoted = false;
+};
+
+/// Whether this node starts an orchestrator at `now`; the first reason that
+/// holds, in the order of `election_verdict`, if not.
+inline election_verdict should_elect(const election_view& v,
+                                     clock_type::time_point now) {
+  auto& m = v.members;
+  if (v.has_orchestrator)
+    return election_verdict::has_orchestrator;
+  if (!v.first_round_done)
+    return election_verdict::first_round_pending;
+  if (v.prevoting)
+    return election_verdict::prevote_under_way;
+  if (m.leaving())
+    return election_verdict::leaving;
+  if (!m.is_voter(m.self().node))
+    return election_verdict::not_a_voter;
+  if (!m.sees_majority())
+    return election_verdict::no_majority;
+  auto next = m.next_voter();
+  if (next != nullptr && next->node < m.self().node)
+    return election_verdict::smaller_voter_exists;
+  if (!m.has_peers() && m.alone_since() && now < *m.alone_since() + alone_grace)
+    return election_verdict::alone_within_grace;
+  if (m.elections_held(now))
+    return election_verdict::stalled;
+  // Pre-vote: ask the peers whom they follow first. A node that lost its
+  // connections (it hung, or its link flapped) sees its orchestrator "go
+  // down" while the others still follow it, or a newer one: then it adopts
+  // that instead of taking over. Costs one round trip.
+  if (!v.prevoted && m.has_peers())
+    return election_verdict::prevote_first;
+  return election_verdict::elect;
+}
+
+/// The position of `node` in the sorted list of `voters`.
+inline size_t voter_index(const std::vector<std::string>& voters,
+                          const std::string& node) {
+  return static_cast<size_t>(
+    std::lower_bound(voters.begin(), voters.end(), node) - voters.begin());
+}
+
+/// The epoch of an orchestrator that the voter at `voter_index` starts when
+/// the highest epoch seen is `last_epoch`. Epochs are unique per node:
+/// (round << 8) | this node's index among the voters. Two nodes that elect
+/// in the same round (on two sides of a partition, one after the other)
+/// still get different epochs, and every registry follows only ever higher
+/// ones: fencing needs that.
+inline uint64_t next_epoch(uint64_t last_epoch, size_t voter_index) {
+  return (((last_epoch >> 8) + 1) << 8) | (voter_index & 0xFF);
+}
+
+/// The highest orchestrator epoch this node has seen. An orchestrator below
+/// it is outdated for good, even once the newer one is gone: a side that was
+/// cut off keeps its old orchestrator, and adopting that again after a heal
+/// would start incarnations with smaller epochs than ones already run
+/// (fencing tokens must only grow). Such an orchestrator steps down, and the
+/// next election takes an epoch above the highest (`next_epoch`). Supervisors
+/// pass it on in `join`, both ways.
+class seen_epochs {
+public:
+  uint64_t highest() const noexcept {
+    return highest_;
+  }
+
+  /// Records that an orchestrator of `epoch` existed. Returns true if it is
+  /// above every epoch seen before.
+  bool note(uint64_t epoch) noexcept {
+    if (epoch <= highest_)
+      return false;
+    highest_ = epoch;
+    return true;
+  }
+
+  /// True if an orchestrator of `epoch` is outdated: a higher one existed.
+  bool outdated(uint64_t epoch) const noexcept {
+    return epoch < highest_;
+  }
+
+private:
+  uint64_t highest_ = 0;
+};
+
+/// The answers of one pre-vote: the orchestrator that supersedes every other
+/// one the peers named.
+class prevote_tally {
+public:
+  explicit prevote_tally(size_t peers) : pending_(peers) {
+    // nop
+  }
+
+  /// A peer named `ref`. Returns true once every peer answered.
+  bool record(orchestrator_ref ref) {
+    if (supersedes(ref, best_))
+      best_ = std::move(ref);
+    return record_no_answer();
+  }
+
+  /// A peer did not answer, or named an orchestrator to ignore. Returns true
+  /// once every peer answered.
+  bool record_no_answer() noexcept {
+    return --pending_ == 0;
+  }
+
+  /// The orchestrator that supersedes every other one named so far; an
+  /// empty ref if none.
+  const orchestrator_ref& best() const noexcept {
+    return best_;
+  }
+
+private:
+  size_t pending_;
+  orchestrator_ref best_;
+};
+
+} // namespace dtask
