@@ -497,18 +497,7 @@ void world::apply(const fault& f) {
       if (f.kind == fault::heal) {
         trace("heal");
         group_.assign(group_.size(), 0);
-        // What a partition held back flows again, in order.
-        for (int x = 0; x < opts_.nodes; ++x)
-          for (int y = 0; y < opts_.nodes; ++y) {
-            auto& l = link_of(x, y);
-            while (!l.blocked.empty()) {
-              auto at = std::max(now() + microseconds(100), l.last_release);
-              l.last_release = at;
-              timed_.emplace(std::make_pair(at, ++seq_),
-                             std::move(l.blocked.front()));
-              l.blocked.pop_front();
-            }
-          }
+        release_blocked();
       }
       return;
     }
@@ -528,14 +517,11 @@ void world::apply(const fault& f) {
   ++faults_applied_;
 }
 
-void world::heal_all() {
-  trace("heal all");
-  ++partition_id_;
-  group_.assign(group_.size(), 0);
+/// What a partition held back flows again, in order per link.
+void world::release_blocked() {
   for (int x = 0; x < opts_.nodes; ++x)
     for (int y = 0; y < opts_.nodes; ++y) {
       auto& l = link_of(x, y);
-      l.slow_until = vtime{};
       while (!l.blocked.empty()) {
         auto at = std::max(now() + microseconds(100), l.last_release);
         l.last_release = at;
@@ -544,6 +530,15 @@ void world::heal_all() {
         l.blocked.pop_front();
       }
     }
+}
+
+void world::heal_all() {
+  trace("heal all");
+  ++partition_id_;
+  group_.assign(group_.size(), 0);
+  for (auto& l : links_)
+    l.slow_until = vtime{};
+  release_blocked();
   for (int i = 0; i < opts_.nodes; ++i) {
     auto& nd = nodes_[static_cast<size_t>(i)];
     nd.hung = false;

@@ -103,6 +103,7 @@ private:
   void schedule_faults();
   void apply(const fault& f);
   void heal_all();
+  void release_blocked();
   void run_ready_jobs();
   vtime next_event() const;
   void release_due();
