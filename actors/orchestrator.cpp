@@ -560,6 +560,12 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   // the task a second time.
   auto same_attempt = rec != nullptr && opts.token != 0
                       && opts.token == rec->token;
+  // A retry of a start whose task ended, after another start of the same
+  // name took the record: answered as that start, never run a second time.
+  if (!same_attempt)
+    if (auto ended = st.table.ended_start(opts.token))
+      if (ended->name == opts.name)
+        return caf::make_message(*ended);
   if (same_attempt
       && (!rec->running() || (rec->confirmed && !opts.want_worker)))
     return caf::make_message(make_ref(*rec, opts.want_worker));

@@ -183,3 +183,25 @@ TEST_F(task_table_test, ended_here_remembers_ends_even_after_a_restart_of_the_na
   table.expire(t0 + 60s);
   EXPECT_FALSE(table.ended_here("a", 7));
 }
+
+TEST_F(task_table_test, an_ended_start_is_found_by_its_token_after_its_name_ran_again) {
+  table.begin("a", "n1:1", 7, 42, caf::actor{});
+  table.finish("a", 7, task_state::done, caf::message{}, "", t0);
+  table.begin("a", "n2:2", 8, 43, caf::actor{}); // Another start of "a".
+  auto ended = table.ended_start(42);
+  ASSERT_NE(ended, nullptr);
+  EXPECT_EQ(ended->name, "a");
+  EXPECT_EQ(ended->node, "n1:1");
+  EXPECT_EQ(ended->epoch, 7u);
+  EXPECT_EQ(table.ended_start(43), nullptr); // Still running.
+  EXPECT_EQ(table.ended_start(0), nullptr);  // No token, no memory.
+}
+
+TEST_F(task_table_test, edge6_an_ended_starts_token_is_forgotten_with_the_ttl) {
+  table.begin("a", "n1:1", 7, 42, caf::actor{});
+  table.finish("a", 7, task_state::done, caf::message{}, "", t0);
+  table.expire(t0 + 59s);
+  EXPECT_NE(table.ended_start(42), nullptr);
+  table.expire(t0 + 60s);
+  EXPECT_EQ(table.ended_start(42), nullptr);
+}

@@ -231,6 +231,9 @@ public:
           ended_index_.erase(j);
           break;
         }
+      auto t = ended_starts_.find(front.token);
+      if (t != ended_starts_.end() && t->second.epoch == front.epoch)
+        ended_starts_.erase(t);
       ended_.pop_front();
     }
   }
@@ -244,6 +247,14 @@ public:
       if (j->second == epoch)
         return true;
     return false;
+  }
+
+  /// The incarnation that a start with `token` (non-zero) ran, if it ended
+  /// within the TTL, even if its name was started again since: a client's
+  /// retry of that start is answered as that start, never run again.
+  const task_ref* ended_start(uint64_t token) const {
+    auto i = ended_starts_.find(token);
+    return token != 0 && i != ended_starts_.end() ? &i->second : nullptr;
   }
 
   /// Number of running tasks on `node`.
@@ -268,6 +279,7 @@ private:
     clock_type::time_point deadline;
     std::string name;
     uint64_t epoch;
+    uint64_t token;
   };
 
   task_record* running(const std::string& name, uint64_t epoch) {
@@ -285,8 +297,11 @@ private:
       task_outcome{std::move(result), std::move(reason)});
     rec.worker = nullptr;
     // `ttl_` is constant, so deadlines enter this queue in order.
-    ended_.push_back(ended_entry{now + ttl_, rec.name, rec.epoch});
+    ended_.push_back(ended_entry{now + ttl_, rec.name, rec.epoch, rec.token});
     ended_index_.emplace(rec.name, rec.epoch);
+    if (rec.token != 0)
+      ended_starts_[rec.token] = task_ref{rec.name, rec.node, caf::actor{},
+                                          rec.epoch};
   }
 
   void dec_running(const std::string& node) {
@@ -300,6 +315,8 @@ private:
   std::unordered_map<std::string, uint32_t> running_per_node_;
   std::deque<ended_entry> ended_;
   std::unordered_multimap<std::string, uint64_t> ended_index_;
+  /// Token -> the incarnation its start ran, for starts ended within the TTL.
+  std::unordered_map<uint64_t, task_ref> ended_starts_;
 };
 
 } // namespace dtask
