@@ -159,6 +159,9 @@ struct orchestrator_state {
   std::set<std::string> cover_required;
   std::map<std::string, clock_type::time_point> cover_promises;
   bool have_mirrored_lists = false;
+  /// Mirrored outcomes of nodes that are gone, reported before outcomes
+  /// opened, with the registry that mirrored them (see `merge`).
+  std::vector<std::pair<caf::actor, registry_entry>> deferred_outcomes;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
   uint64_t fence_ids = 0;
@@ -411,11 +414,16 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
   if (!outcomes_open(self)) {
     // Running entries are taken now; outcomes are not recorded yet ((d)
     // above): the registries keep them and report them again every second.
-    entries.erase(std::remove_if(entries.begin(), entries.end(),
-                                 [](const registry_entry& e) {
-                                   return e.status.state
-                                          != task_state::running;
-                                 }),
+    // A mirrored outcome of a node that is gone is reported by nobody
+    // again: it waits here until outcomes open (else its start never hears
+    // of its end; the fault suite saw it after an orchestrator's node died).
+    auto outcome = [](const registry_entry& e) {
+      return e.status.state != task_state::running;
+    };
+    for (auto& e : entries)
+      if (outcome(e) && st.members.count(e.status.node) == 0)
+        st.deferred_outcomes.emplace_back(registry, std::move(e));
+    entries.erase(std::remove_if(entries.begin(), entries.end(), outcome),
                   entries.end());
   }
   for (auto& e : entries) {
@@ -682,6 +690,14 @@ void tick(orchestrator_ptr self) {
     if (st.ctx->is_voter(kvp.first))
       self->send(kvp.second.registry, quorum_atom::value, st.epoch,
                  mono_ns(now));
+  if (outcomes_open(self) && !st.deferred_outcomes.empty()) {
+    auto deferred = std::move(st.deferred_outcomes);
+    st.deferred_outcomes.clear();
+    for (auto& d : deferred) {
+      std::vector<registry_entry> one{std::move(d.second)};
+      merge(self, d.first, one);
+    }
+  }
   if (outcomes_open(self)) {
     for (auto i = st.fences.begin(); i != st.fences.end();) {
       auto& f = i->second;
