@@ -48,7 +48,8 @@
 //       orchestrator acknowledged (acks of outcomes are not fenced; acks of
 //       running tasks are), and report the others again every second, so
 //       an outcome O recorded is not recorded again by O' (unless O's ack
-//       takes longer than M to arrive);
+//       takes longer than M to arrive). A mirrored outcome of a node that is
+//       gone, which nobody reports again, waits in O' until then;
 //     - refuses starts of names it does not know until T + 2L + M, unless
 //       it can account for every node O may have granted a lease to: each
 //       is a member that synced with O', or O's own node, whose registry
