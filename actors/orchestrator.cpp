@@ -50,7 +50,8 @@
 //       an outcome O recorded is not recorded again by O' (unless O's ack
 //       takes longer than M to arrive). A mirrored outcome of a node that is
 //       gone, which nobody reports again, waits in O' until then;
-//     - refuses starts of names it does not know until T + 2L + M, unless
+//     - refuses starts of names that do not run in its table (unknown, or
+//       known as ended: O may have started them again) until T + 2L + M, unless
 //       it can account for every node O may have granted a lease to: each
 //       is a member that synced with O', or O's own node, whose registry
 //       mirrored to O' every name before spawning its worker and promised
@@ -559,7 +560,10 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   auto rec = st.table.find(opts.name, node_time(self));
   // Covered only while the mirrors' promises outlast the old leases.
   auto leases_end = st.quorum.leases_end();
-  if (rec == nullptr && st.quorum.takeover()
+  // A name known here as ended is no safer than an unknown one: the old
+  // orchestrator may have started it again on its side since this one
+  // synced (the simulation found such overlaps).
+  if ((rec == nullptr || !rec->running()) && st.quorum.takeover()
       && !st.cover.holds_past(leases_end) && node_time(self) < leases_end)
     return make_error(errc::no_quorum,
                       "a new orchestrator waits until the previous one's "
