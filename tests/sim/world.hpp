@@ -151,7 +151,6 @@ private:
   uint64_t faults_applied_ = 0;
   bool livelock_ = false;
 
-  friend class workload;
 };
 
 /// The task type `sim` (stamps while it runs) and the client actor
