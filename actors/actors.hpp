@@ -166,15 +166,17 @@ struct node_context {
 using node_context_ptr = std::shared_ptr<const node_context>;
 
 /// The node's share of the global name registry: owns the node's workers.
-caf::actor spawn_registry(caf::actor_system& sys, node_context_ptr ctx);
+registry_api spawn_registry(caf::actor_system& sys, node_context_ptr ctx);
 
 /// Membership and orchestrator election; the actor a node publishes.
-caf::actor spawn_supervisor(caf::actor_system& sys, node_context_ptr ctx,
-                            caf::actor registry);
+supervisor_api spawn_supervisor(caf::actor_system& sys,
+                                node_context_ptr ctx, registry_api registry);
 
 /// The cluster's one orchestrator. `members` includes the local node.
-caf::actor spawn_orchestrator(caf::actor_system& sys, node_context_ptr ctx,
-                              uint64_t epoch, std::vector<member> members);
+orchestrator_internal_api spawn_orchestrator(caf::actor_system& sys,
+                                             node_context_ptr ctx,
+                                             uint64_t epoch,
+                                             std::vector<member> members);
 
 /// Whether a node's workers may run task code: until the end of its
 /// registry's lease (steady clock, nanoseconds; it only grows), and only
@@ -210,7 +212,7 @@ using lease_clock_ptr = std::shared_ptr<const lease_clock>;
 /// ended it drops every message but the exit its registry sends, so no task
 /// code runs after the lease (except a handler that was already running).
 caf::actor spawn_worker(caf::actor_system& sys, const task_factory& factory,
-                        const spawn_order& order, caf::actor registry,
+                        const spawn_order& order, worker_report_api registry,
                         lease_clock_ptr lease);
 
 } // namespace dtask

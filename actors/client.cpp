@@ -44,7 +44,7 @@ struct pending_request {
   clock_type::time_point deadline;
   /// Epoch of the orchestrator it was last sent to; 0 while unsent.
   uint64_t sent_epoch = 0;
-  std::function<void(const caf::actor&)> send;
+  std::function<void(const orchestrator_api&)> send;
   /// The cluster's last refusal of this request (`no_quorum`), if any: what
   /// the caller gets if the window runs out.
   caf::error last_refusal;
@@ -57,7 +57,7 @@ struct client_state {
   /// Members to ask `whereis`; `gateway` is the one connected now.
   std::vector<endpoint> endpoints;
   size_t next_endpoint = 0;
-  caf::actor gateway;
+  gateway_api gateway;
   orchestrator_ref orchestrator;
   bool resolving = false;
   bool tick_scheduled = false;
@@ -107,7 +107,7 @@ void adopt(client_ptr self, orchestrator_ref ref) {
   if (st.orchestrator.handle == ref.handle)
     return;
   if (st.orchestrator.handle)
-    self->demonitor(st.orchestrator.handle);
+    self->demonitor(st.orchestrator.handle.address());
   st.orchestrator = std::move(ref);
   self->monitor(st.orchestrator.handle);
 }
@@ -194,7 +194,7 @@ void retry(client_ptr self) {
 void orchestrator_lost(client_ptr self, uint64_t epoch) {
   auto& st = self->state;
   if (st.orchestrator.epoch == epoch && st.orchestrator.handle) {
-    self->demonitor(st.orchestrator.handle);
+    self->demonitor(st.orchestrator.handle.address());
     st.orchestrator = orchestrator_ref{};
   }
   for (auto& kvp : st.pending)
@@ -283,7 +283,7 @@ void resolve(client_ptr self) {
           schedule_retry(self);
           return;
         }
-        st.gateway = caf::actor_cast<caf::actor>(ptr);
+        st.gateway = caf::actor_cast<gateway_api>(ptr);
         self->monitor(st.gateway);
         ask_whereis(self);
       },
@@ -314,7 +314,7 @@ caf::response_promise submit(client_ptr self, Ts... xs) {
   // attempt or, if the first never ran, starts the task.
   auto timeout = std::min<std::chrono::milliseconds>(st.window,
                                                      attempt_timeout);
-  p.send = [self, id, timeout, xs...](const caf::actor& orch) {
+  p.send = [self, id, timeout, xs...](const orchestrator_api& orch) {
     self->request(orch, timeout, xs...)
       .then(
         [=](Reply& reply) {
@@ -360,7 +360,7 @@ caf::response_promise submit(client_ptr self, Ts... xs) {
   return rp;
 }
 
-caf::behavior client_actor(client_ptr self, caf::actor gateway, endpoint ep,
+caf::behavior client_actor(client_ptr self, gateway_api gateway, endpoint ep,
                            std::chrono::milliseconds window) {
   auto& st = self->state;
   st.window = window;
@@ -450,7 +450,7 @@ spawn_client(caf::actor_system& sys, const endpoint& gateway,
           result = caf::make_error(caf::sec::no_actor_published_at_port);
           return;
         }
-        auto hdl = sys.spawn(client_actor, caf::actor_cast<caf::actor>(ptr),
+        auto hdl = sys.spawn(client_actor, caf::actor_cast<gateway_api>(ptr),
                              gateway, retry_window);
         result = caf::actor_cast<orchestrator_api>(hdl);
       },

@@ -64,6 +64,11 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<mirrored_members>("dtask.mirrored_members");
   cfg.add_message_type<std::vector<mirrored_members>>(
     "dtask.mirrored_members_list");
+  cfg.add_message_type<lease_grant>("dtask.lease_grant");
+  cfg.add_message_type<refused_order>("dtask.refused_order");
+  cfg.add_message_type<mirror_confirmation>("dtask.mirror_confirmation");
+  cfg.add_message_type<mirror_update>("dtask.mirror_update");
+  cfg.add_message_type<mirror_target>("dtask.mirror_target");
 }
 
 void configure(caf::actor_system_config& cfg) {

@@ -8,6 +8,8 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 namespace dtask {
 
@@ -40,10 +42,12 @@ public:
 /// actor system that it watches starts, and reset after it stopped.
 extern message_filter* active_message_filter;
 
-/// See the file comment.
-class node_actor : public caf::event_based_actor {
+/// See the file comment. `Base` is `caf::event_based_actor` (workers) or
+/// the `base` of a typed interface (supervisor, registry, orchestrator).
+template <class Base>
+class node_actor_base : public Base {
 public:
-  explicit node_actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
+  explicit node_actor_base(caf::actor_config& cfg) : Base(cfg) {
     if (active_message_filter != nullptr)
       active_message_filter->created(*this);
   }
@@ -51,20 +55,28 @@ public:
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* eu) override {
     if (active_message_filter != nullptr && x != nullptr)
       active_message_filter->enqueued(*this, *x);
-    caf::event_based_actor::enqueue(std::move(x), eu);
+    Base::enqueue(std::move(x), eu);
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     auto filter = active_message_filter;
     if (filter == nullptr)
-      return caf::event_based_actor::consume(x);
+      return Base::consume(x);
     if (!filter->admit(*this, x))
       return caf::invoke_message_result::consumed;
-    auto result = caf::event_based_actor::consume(x);
+    auto result = Base::consume(x);
     if (result == caf::invoke_message_result::skipped)
       filter->skipped(*this, x);
     return result;
   }
 };
+
+using node_actor = node_actor_base<caf::event_based_actor>;
+
+/// The stateful actor type of a node's actor with the typed interface
+/// `Handle`.
+template <class State, class Handle>
+using typed_node_actor
+  = caf::stateful_actor<State, node_actor_base<typename Handle::base>>;
 
 } // namespace dtask

@@ -103,7 +103,7 @@ constexpr auto sync_timeout = std::chrono::seconds(2);
 
 /// A caller waiting for the registry to confirm a start.
 struct waiter {
-  caf::response_promise promise;
+  caf::typed_response_promise<task_ref> promise;
   uint64_t token;
   /// The caller asked for the worker's handle (start_options::want_worker).
   bool want_worker;
@@ -123,7 +123,7 @@ struct fence {
   /// The dropped incarnation's registry: if it comes back before the fence
   /// (a short partition), it reports its own truth and the fence is lifted.
   /// Unset for a node known only from a mirror.
-  caf::actor registry;
+  registry_api registry;
   /// Incarnations started after the drop do not belong to it.
   uint64_t max_epoch = UINT64_MAX;
   /// Unique per fence: a task that the node's own registry reported running
@@ -147,7 +147,7 @@ struct orchestrator_state {
   /// False while syncing.
   bool live = false;
   /// Acknowledgements batched per registry until the next flush.
-  std::map<caf::actor, std::vector<task_key>> acks;
+  std::map<registry_api, std::vector<task_key>> acks;
   bool flush_scheduled = false;
   // -- majority and fencing (see the timing argument above) ------------------
   /// The majority and the windows of the argument (quorum_tracker.hpp).
@@ -163,7 +163,7 @@ struct orchestrator_state {
   bool have_mirrored_lists = false;
   /// Mirrored outcomes of nodes that are gone, reported before outcomes
   /// opened, with the registry that mirrored them (see `merge`).
-  std::vector<std::pair<caf::actor, registry_entry>> deferred_outcomes;
+  std::vector<std::pair<registry_api, registry_entry>> deferred_outcomes;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
   uint64_t fence_ids = 0;
@@ -179,7 +179,8 @@ struct orchestrator_state {
 
 const char* orchestrator_state::name = "dtask.orchestrator";
 
-using orchestrator_ptr = caf::stateful_actor<orchestrator_state, node_actor>*;
+using orchestrator_ptr
+  = typed_node_actor<orchestrator_state, orchestrator_internal_api>*;
 
 /// Now, on this node's clock.
 clock_type::time_point node_time(orchestrator_ptr self) {
@@ -188,7 +189,8 @@ clock_type::time_point node_time(orchestrator_ptr self) {
 
 orchestrator_ref self_ref(orchestrator_ptr self) {
   auto& st = self->state;
-  return {caf::actor_cast<caf::actor>(self), st.ctx->name, st.epoch};
+  return {caf::actor_cast<orchestrator_internal_api>(self), st.ctx->name,
+          st.epoch};
 }
 
 bool has_quorum(orchestrator_ptr self) {
@@ -232,7 +234,7 @@ caf::error already_running(const task_record& rec) {
 }
 
 /// Queues an acknowledgement for `registry` (see registry.cpp on batching).
-void ack(orchestrator_ptr self, const caf::actor& registry,
+void ack(orchestrator_ptr self, const registry_api& registry,
          const std::string& name, uint64_t epoch) {
   auto& st = self->state;
   st.acks[registry].push_back(task_key{name, epoch});
@@ -252,13 +254,16 @@ void flush(orchestrator_ptr self) {
 
 void deliver_callback(orchestrator_ptr self, task_record& rec) {
   if (rec.callback) {
-    self->send(rec.callback, rec.status());
+    // A callback is any actor: CAF lets a typed actor reach a dynamically
+    // typed one only with `anon_send`, which in 0.17 still names `self` as
+    // the sender (the same path as `send`).
+    self->anon_send(rec.callback, rec.status());
     rec.callback = nullptr;
   }
 }
 
 /// Calls `k` with a copy of `rec` that holds the worker's handle: at once if
-/// the record has it, else once the task's registry answered `whereis`
+/// the record has it, else once the task's registry answered `worker`
 /// (registries report tasks without handles: each handle shipped costs CAF
 /// a proxy and two bookkeeping messages, on every start).
 void with_worker(orchestrator_ptr self, const task_record& rec,
@@ -276,7 +281,7 @@ void with_worker(orchestrator_ptr self, const task_record& rec,
     copy->worker = std::move(worker);
     k(*copy);
   };
-  self->request(m->second.registry, sync_timeout, whereis_atom::value, rec.name)
+  self->request(m->second.registry, sync_timeout, worker_atom::value, rec.name)
     .then([=](caf::actor& worker) { done(std::move(worker)); },
           [=](caf::error&) { done(caf::actor{}); });
 }
@@ -284,10 +289,10 @@ void with_worker(orchestrator_ptr self, const task_record& rec,
 /// The answer to a start that finds `rec`: the start's reference if it is
 /// the same attempt (same token), else `already_running`; both name the
 /// worker.
-caf::response_promise answer_with_worker(orchestrator_ptr self,
-                                         const task_record& rec,
-                                         bool same_attempt) {
-  auto rp = self->make_response_promise();
+caf::typed_response_promise<task_ref>
+answer_with_worker(orchestrator_ptr self, const task_record& rec,
+                   bool same_attempt) {
+  auto rp = self->make_response_promise<task_ref>();
   with_worker(self, rec, [rp, same_attempt](const task_record& r) mutable {
     if (same_attempt)
       rp.deliver(make_ref(r));
@@ -339,7 +344,7 @@ void vouch(orchestrator_ptr self, const registry_entry& e,
 
 /// A running task a registry reports (its own, or mirrored from a node that
 /// is gone).
-void merge_running(orchestrator_ptr self, const caf::actor& registry,
+void merge_running(orchestrator_ptr self, const registry_api& registry,
                    registry_entry& e, const task_record* rec) {
   auto& st = self->state;
   auto& name = e.order.name;
@@ -385,7 +390,7 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
     if (!st.table.ended_here(name, epoch) && e.order.callback && !restarted) {
       e.status.epoch = epoch;
       e.status.token = e.order.token;
-      self->send(e.order.callback, e.status);
+      self->anon_send(e.order.callback, e.status); // See deliver_callback.
     }
     return true;
   }
@@ -409,7 +414,7 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
 /// not know (after a failover or a join), outcomes not yet acknowledged, and
 /// mirrored entries of a dead orchestrator's node, whose running tasks are
 /// lost.
-void merge(orchestrator_ptr self, const caf::actor& registry,
+void merge(orchestrator_ptr self, const registry_api& registry,
            std::vector<registry_entry>& entries) {
   auto& st = self->state;
   auto now = node_time(self);
@@ -440,7 +445,7 @@ void merge(orchestrator_ptr self, const caf::actor& registry,
       // lease ends; the fence declares it lost then. Only incarnations of
       // older orchestrators: the mirror holds no other.
       st.fences.emplace(e.status.node,
-                        fence{now, caf::actor{}, (st.epoch << 32) | st.seq,
+                        fence{now, registry_api{}, (st.epoch << 32) | st.seq,
                               ++st.fence_ids});
     }
     if (e.status.state == task_state::running)
@@ -473,7 +478,7 @@ void sync_member(orchestrator_ptr self, const member& m,
         log_line{true} << "dtask-orchestrator: sync with " << m.node
                   << " failed: " << self->system().render(err);
         done();
-        self->delayed_send(self, lease_interval, sync_atom::value, m);
+        self->delayed_send(self, lease_interval, resync_atom::value, m);
       });
 }
 
@@ -501,7 +506,7 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     // lease surely ended.
     auto max_epoch = (st.epoch << 32) | st.seq;
     if (i != next.end())
-      st.fences[kvp.first] = fence{caf::none, caf::actor{}, max_epoch,
+      st.fences[kvp.first] = fence{caf::none, registry_api{}, max_epoch,
                                    ++st.fence_ids};
     else
       st.fences[kvp.first] = fence{now, kvp.second.registry, max_epoch,
@@ -534,8 +539,8 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     sync_member(self, m, [] {});
 }
 
-caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
-                                caf::message& args, start_options& opts) {
+caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
+                            caf::message& args, start_options& opts) {
   auto& st = self->state;
   if (opts.name.empty()) {
     opts.name = boost::uuids::to_string(st.uuids());
@@ -578,18 +583,18 @@ caf::result<caf::message> start(orchestrator_ptr self, std::string& type,
   if (!same_attempt)
     if (auto ended = st.table.ended_start(opts.token))
       if (ended->name == opts.name)
-        return caf::make_message(*ended);
+        return *ended;
   if (same_attempt
       && (!rec->running() || (rec->confirmed && !opts.want_worker)))
-    return caf::make_message(make_ref(*rec, opts.want_worker));
+    return make_ref(*rec, opts.want_worker);
   if (rec != nullptr && rec->running() && rec->confirmed && !rec->worker)
     return answer_with_worker(self, *rec, same_attempt);
   if (same_attempt && rec->confirmed)
-    return caf::make_message(make_ref(*rec));
+    return make_ref(*rec);
   if (rec != nullptr && rec->running()) {
     if (!rec->confirmed) {
       // Started a moment ago, not confirmed yet: answer with the worker.
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<task_ref>();
       auto& p = st.pending[opts.name];
       p.epoch = rec->epoch;
       p.waiters.push_back(waiter{rp, opts.token, opts.want_worker});
@@ -628,8 +633,8 @@ void grant_lease(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
   auto m = member_by_registry(
     self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
   if (m != nullptr)
-    self->send(caf::actor_cast<caf::actor>(self->current_sender()),
-               lease_atom::value, epoch, sent_ns, st.node_gen[m->node]);
+    self->send(m->registry, grant_atom::value,
+               lease_grant{epoch, sent_ns, st.node_gen[m->node]});
 }
 
 /// A registry still follows this orchestrator ((a) above).
@@ -680,7 +685,7 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
           self->state.table.confirm(name, epoch, ref.worker);
         },
         [](caf::error&) {
-          // The registry refused (it also sent `spawned`, handled there), or
+          // The registry refused (it also sent `refused`, handled there), or
           // its node is gone too (then that node's fence decides).
         });
   }
@@ -731,77 +736,57 @@ void tick(orchestrator_ptr self) {
   self->delayed_send(self, lease_interval, tick_atom::value);
 }
 
-caf::behavior serving(orchestrator_ptr self) {
-  return {
-    [=](start_atom, std::string& type, caf::message& args,
-        start_options& opts) { return start(self, type, args, opts); },
-    [=](status_atom, const std::string& name) -> caf::result<task_status> {
-      auto rec = self->state.table.find(name, node_time(self));
-      if (rec == nullptr)
-        return make_error(errc::not_found, name);
-      auto result = rec->status();
-      result.stale = !has_quorum(self);
-      return result;
-    },
-    [=](list_atom) {
-      std::vector<task_status> result;
-      auto stale = !has_quorum(self);
-      self->state.table.for_each(node_time(self), [&](task_record& rec) {
-        result.push_back(rec.status());
-        result.back().stale = stale;
-      });
-      return result;
-    },
-    [=](nodes_atom) {
-      auto& st = self->state;
-      std::vector<node_info> result;
-      for (auto& kvp : st.members)
-        result.push_back(node_info{kvp.first,
-                                   kvp.second.leaving ? "leaving" : "up",
-                                   kvp.first == st.ctx->name,
-                                   st.table.running_on(kvp.first)});
-      return result;
-    },
-    [=](spawned_atom, const std::string& name, uint64_t epoch,
-        caf::error& err) {
-      // A registry refused a spawn order (its catalog lacks the type, or
-      // this orchestrator is outdated); the caller got the error already.
-      auto& st = self->state;
-      auto rec = st.table.find(name, node_time(self));
-      if (rec != nullptr && rec->epoch == epoch
-          && (rec->attempt > 1 || rec->confirmed)) {
-        // A restart that could not run, or a start this orchestrator learned
-        // from a registry's sync (a retry of it may have been answered as
-        // running): the task ends lost, says why, and its callback is told.
-        auto why = rec->attempt > 1 ? "lost with its node; the restart failed: "
-                                    : "the start failed: ";
-        auto ended = st.table.finish(name, epoch, task_state::lost, {},
-                                     why + self->system().render(err),
-                                     node_time(self));
-        if (ended != nullptr)
-          deliver_callback(self, *ended);
-        return;
-      }
-      st.table.abort(name, epoch);
-      settle(self, name, epoch, nullptr, err);
-    },
-    [=](report_atom, std::vector<registry_entry>& entries) {
-      merge(self, caf::actor_cast<caf::actor>(self->current_sender()),
-            entries);
-    },
-    [=](flush_atom) { flush(self); },
-    [=](members_atom, std::vector<member>& members) {
-      set_members(self, members);
-    },
-    [=](tick_atom) { tick(self); },
-    [=](sync_atom, const member& m) { resync(self, m); },
-    [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
-      grant_lease(self, epoch, sent_ns);
-    },
-    [=](quorum_atom, uint64_t epoch, int64_t sent_ns) {
-      quorum_answer(self, epoch, sent_ns);
-    },
-  };
+caf::result<task_status> status_of(orchestrator_ptr self,
+                                   const std::string& name) {
+  auto rec = self->state.table.find(name, node_time(self));
+  if (rec == nullptr)
+    return make_error(errc::not_found, name);
+  auto result = rec->status();
+  result.stale = !has_quorum(self);
+  return result;
+}
+
+std::vector<task_status> list_tasks(orchestrator_ptr self) {
+  std::vector<task_status> result;
+  auto stale = !has_quorum(self);
+  self->state.table.for_each(node_time(self), [&](task_record& rec) {
+    result.push_back(rec.status());
+    result.back().stale = stale;
+  });
+  return result;
+}
+
+std::vector<node_info> list_nodes(orchestrator_ptr self) {
+  auto& st = self->state;
+  std::vector<node_info> result;
+  for (auto& kvp : st.members)
+    result.push_back(node_info{kvp.first, kvp.second.leaving ? "leaving" : "up",
+                               kvp.first == st.ctx->name,
+                               st.table.running_on(kvp.first)});
+  return result;
+}
+
+/// A registry refused a spawn order (its catalog lacks the type, or this
+/// orchestrator is outdated); the caller got the error already.
+void order_refused(orchestrator_ptr self, const refused_order& x) {
+  auto& st = self->state;
+  auto rec = st.table.find(x.name, node_time(self));
+  if (rec != nullptr && rec->epoch == x.epoch
+      && (rec->attempt > 1 || rec->confirmed)) {
+    // A restart that could not run, or a start this orchestrator learned
+    // from a registry's sync (a retry of it may have been answered as
+    // running): the task ends lost, says why, and its callback is told.
+    auto why = rec->attempt > 1 ? "lost with its node; the restart failed: "
+                                : "the start failed: ";
+    auto ended = st.table.finish(x.name, x.epoch, task_state::lost, {},
+                                 why + self->system().render(x.reason),
+                                 node_time(self));
+    if (ended != nullptr)
+      deliver_callback(self, *ended);
+    return;
+  }
+  st.table.abort(x.name, x.epoch);
+  settle(self, x.name, x.epoch, nullptr, x.reason);
 }
 
 /// Serves once every member's registry and the mirrored member lists
@@ -821,7 +806,6 @@ void go_live(orchestrator_ptr self) {
                << ": unknown names wait until the previous orchestrator's "
                   "leases surely ended";
   self->set_default_handler(caf::print_and_drop);
-  self->become(serving(self));
 }
 
 /// Which nodes the previous orchestrator may have granted leases to ((d)
@@ -858,10 +842,9 @@ void start_syncing(orchestrator_ptr self, const std::vector<member>& members) {
   st.syncing.insert(mirror_key);
   auto own = st.members.find(st.ctx->name);
   auto own_registry = own != st.members.end() ? own->second.registry
-                                              : caf::actor{};
+                                              : registry_api{};
   self
-    ->request(own_registry, sync_timeout, sync_atom::value,
-              members_atom::value)
+    ->request(own_registry, sync_timeout, mirrored_atom::value)
     .then(
       [=](std::vector<mirrored_members>& lists) {
         learn_mirrored_members(self, lists);
@@ -874,8 +857,9 @@ void start_syncing(orchestrator_ptr self, const std::vector<member>& members) {
       });
 }
 
-caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
-                           uint64_t epoch, std::vector<member> members) {
+orchestrator_internal_api::behavior_type
+orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
+             std::vector<member> members) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = epoch;
@@ -892,20 +876,63 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
   st.quorum = quorum_tracker{st.ctx->quorum(), (epoch >> 8) > 1};
   start_syncing(self, members);
   self->send(self, tick_atom::value);
-  // Until every member answered, other requests wait in the mailbox; leases
-  // are granted meanwhile (workers must not stop because of a failover).
+  // Until every member answered (`live`), requests and reports wait in the
+  // mailbox; leases are granted meanwhile (workers must not stop because of
+  // a failover).
   self->set_default_handler(caf::skip);
+  auto live = [self] { return self->state.live; };
   return {
-    [=](members_atom, std::vector<member>& members) {
+    [=](start_atom, std::string& type, caf::message& args,
+        start_options& opts) -> caf::result<task_ref> {
+      if (!live())
+        return caf::skip;
+      return start(self, type, args, opts);
+    },
+    [=](status_atom, const std::string& name) -> caf::result<task_status> {
+      if (!live())
+        return caf::skip;
+      return status_of(self, name);
+    },
+    [=](list_atom) -> caf::result<std::vector<task_status>> {
+      if (!live())
+        return caf::skip;
+      return list_tasks(self);
+    },
+    [=](nodes_atom) -> caf::result<std::vector<node_info>> {
+      if (!live())
+        return caf::skip;
+      return list_nodes(self);
+    },
+    [=](refused_atom, const refused_order& x) -> caf::result<void> {
+      if (!live())
+        return caf::skip;
+      order_refused(self, x);
+      return caf::unit;
+    },
+    [=](report_atom, std::vector<registry_entry>& entries)
+      -> caf::result<void> {
+      if (!live())
+        return caf::skip;
+      merge(self, caf::actor_cast<registry_api>(self->current_sender()),
+            entries);
+      return caf::unit;
+    },
+    [=](flush_atom) -> caf::result<void> {
+      if (!live())
+        return caf::skip;
+      flush(self);
+      return caf::unit;
+    },
+    [=](peers_atom, std::vector<member>& members) {
       set_members(self, members);
       go_live(self);
     },
     [=](tick_atom) { tick(self); },
-    [=](sync_atom, const member& m) { resync(self, m); },
+    [=](resync_atom, const member& m) { resync(self, m); },
     [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
       grant_lease(self, epoch, sent_ns);
     },
-    [=](quorum_atom, uint64_t epoch, int64_t sent_ns) {
+    [=](follow_atom, uint64_t epoch, int64_t sent_ns) {
       quorum_answer(self, epoch, sent_ns);
     },
   };
@@ -913,8 +940,10 @@ caf::behavior orchestrator(orchestrator_ptr self, node_context_ptr ctx,
 
 } // namespace
 
-caf::actor spawn_orchestrator(caf::actor_system& sys, node_context_ptr ctx,
-                              uint64_t epoch, std::vector<member> members) {
+orchestrator_internal_api spawn_orchestrator(caf::actor_system& sys,
+                                             node_context_ptr ctx,
+                                             uint64_t epoch,
+                                             std::vector<member> members) {
   return sys.spawn(orchestrator, std::move(ctx), epoch, std::move(members));
 }
 

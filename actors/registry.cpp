@@ -112,9 +112,9 @@ struct registry_state {
   /// until it is gone. Name -> number of such workers.
   std::unordered_map<std::string, uint32_t> stopping;
   /// Where this registry mirrors its entries; set by the local supervisor.
-  caf::actor mirror_to;
+  registry_api mirror_to;
   /// What other registries mirrored here (mirror_store.hpp).
-  mirror_store<> mirrors;
+  mirror_store<registry_api> mirrors;
   /// The local orchestrator's members (set by the supervisor while this node
   /// runs it), mirrored with the entries.
   std::vector<std::string> own_members;
@@ -138,7 +138,7 @@ struct registry_state {
 
 const char* registry_state::name = "dtask.registry";
 
-using registry_ptr = caf::stateful_actor<registry_state, node_actor>*;
+using registry_ptr = typed_node_actor<registry_state, registry_api>*;
 
 /// Now, on this node's clock.
 clock_type::time_point node_time(registry_ptr self) {
@@ -164,7 +164,7 @@ void queue_report(registry_ptr self, registry_entry r) {
   // Without the worker's handle: each handle shipped costs CAF a proxy at
   // the receiver and two bookkeeping messages (announce, and kill when the
   // worker ends). The orchestrator asks for a handle when a caller needs
-  // one (`whereis`).
+  // one (`worker`).
   r.worker = nullptr;
   if (st.mirror_to && r.status.state != task_state::running)
     st.outcomes_to_mirror.push_back(std::move(r));
@@ -210,9 +210,9 @@ void confirm_outcomes(registry_ptr self) {
     std::move(st.outcomes_to_mirror));
   st.outcomes_to_mirror.clear();
   self
-    ->request(st.mirror_to, std::chrono::seconds(2), mirror_atom::value,
-              sync_atom::value, st.ctx->name, st.orchestrator.epoch,
-              *outcomes)
+    ->request(st.mirror_to, std::chrono::seconds(2), confirm_atom::value,
+              mirror_confirmation{st.ctx->name, st.orchestrator.epoch,
+                                  *outcomes})
     .then(
       [self, outcomes](bool) {
         for (auto& r : *outcomes)
@@ -270,9 +270,9 @@ void flush(registry_ptr self) {
     };
     if (st.mirror_to)
       self
-        ->request(st.mirror_to, std::chrono::seconds(2), mirror_atom::value,
-                  sync_atom::value, st.ctx->name, st.orchestrator.epoch,
-                  std::move(st.mirror_confirms))
+        ->request(st.mirror_to, std::chrono::seconds(2), confirm_atom::value,
+                  mirror_confirmation{st.ctx->name, st.orchestrator.epoch,
+                                      std::move(st.mirror_confirms)})
         .then([release](bool) { release(true); },
               [release](caf::error&) { release(false); });
     else
@@ -280,10 +280,11 @@ void flush(registry_ptr self) {
     st.mirror_confirms.clear();
   }
   if (st.mirror_to && !st.mirror_updates.empty())
-    self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
-               std::move(st.mirror_updates), false);
+    self->send(st.mirror_to, mirror_atom::value,
+               mirror_update{st.ctx->name, std::move(st.mirror_updates),
+                             false});
   if (st.mirror_to && !st.mirror_removals.empty())
-    self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
+    self->send(st.mirror_to, unmirror_atom::value, st.ctx->name,
                std::move(st.mirror_removals));
   st.mirror_updates.clear();
   st.mirror_removals.clear();
@@ -351,7 +352,7 @@ bool mirror_blocked(registry_ptr self) {
 /// Remembers the registry that mirrors to this one as `origin`.
 void note_origin(registry_ptr self, const std::string& origin) {
   self->state.mirrors.note_origin(
-    origin, caf::actor_cast<caf::actor>(self->current_sender()));
+    origin, caf::actor_cast<registry_api>(self->current_sender()));
 }
 
 bool lease_valid(registry_ptr self) {
@@ -418,7 +419,7 @@ task_ref launch(registry_ptr self, local_entry& entry) {
   auto& st = self->state;
   auto factory = st.ctx->tasks.find(entry.order.type);
   auto worker = spawn_worker(self->system(), *factory, entry.order,
-                             caf::actor_cast<caf::actor>(self),
+                             caf::actor_cast<worker_report_api>(self),
                              st.lease.published());
   self->monitor(worker);
   st.workers.emplace(worker.address(),
@@ -453,8 +454,8 @@ void launch_waiting(registry_ptr self,
         && i->second.running() && !i->second.worker) {
       st.entries.erase(i);
       if (st.orchestrator.handle)
-        self->send(st.orchestrator.handle, spawned_atom::value, key.name,
-                   key.epoch, err);
+        self->send(st.orchestrator.handle, refused_atom::value,
+                   refused_order{key.name, key.epoch, err});
     }
     rp.deliver(std::move(err));
     return;
@@ -481,8 +482,8 @@ void spawn(registry_ptr self, spawn_order& order,
   check_lease(self);
   auto refuse = [&](caf::error err) {
     if (st.orchestrator.handle)
-      self->send(st.orchestrator.handle, spawned_atom::value, order.name,
-                 order.epoch, err);
+      self->send(st.orchestrator.handle, refused_atom::value,
+                 refused_order{order.name, order.epoch, err});
     rp.deliver(std::move(err));
   };
   if (order.orch_epoch < st.orchestrator.epoch
@@ -733,8 +734,8 @@ void tick(registry_ptr self) {
       spawn(self, p.order, std::move(p.promise));
   check_leave(self);
   auto now_ns = mono_ns(node_time(self));
-  st.mirrors.for_each_origin([&](const caf::actor& origin) {
-    self->send(origin, mirror_atom::value, lease_atom::value, now_ns);
+  st.mirrors.for_each_origin([&](const registry_api& origin) {
+    self->send(origin, ask_promise_atom::value, now_ns);
   });
   if (st.orchestrator.handle) {
     self->send(st.orchestrator.handle, lease_atom::value,
@@ -745,14 +746,14 @@ void tick(registry_ptr self) {
 }
 
 /// A grant from the orchestrator: valid from the moment of the request.
-void lease_granted(registry_ptr self, uint64_t orch_epoch, int64_t sent_ns,
-                   uint64_t gen) {
+void lease_granted(registry_ptr self, const lease_grant& grant) {
   auto& st = self->state;
-  if (orch_epoch != st.orchestrator.epoch || !st.orchestrator.handle
+  if (grant.orch_epoch != st.orchestrator.epoch || !st.orchestrator.handle
       || self->current_sender() != st.orchestrator.handle.address())
     return;
-  st.lease.grant(clock_type::time_point{std::chrono::nanoseconds{sent_ns}},
-                 gen);
+  st.lease.grant(
+    clock_type::time_point{std::chrono::nanoseconds{grant.sent_ns}},
+    grant.node_gen);
   drain_lease_waiters(self);
 }
 
@@ -763,7 +764,7 @@ void quorum_ping(registry_ptr self, uint64_t orch_epoch, int64_t sent_ns) {
   auto& st = self->state;
   if (orch_epoch == st.orchestrator.epoch && st.orchestrator.handle
       && self->current_sender() == st.orchestrator.handle.address())
-    self->send(st.orchestrator.handle, quorum_atom::value, orch_epoch,
+    self->send(st.orchestrator.handle, follow_atom::value, orch_epoch,
                sent_ns);
 }
 
@@ -814,8 +815,7 @@ void promise_requested(registry_ptr self, int64_t sent_ns) {
   if (!st.mirror_to || self->current_sender() != st.mirror_to.address())
     return;
   st.promised.promise(st.mirror_to.address(), node_time(self));
-  self->send(st.mirror_to, mirror_atom::value, lease_atom::value, st.ctx->name,
-             sent_ns);
+  self->send(st.mirror_to, promise_atom::value, st.ctx->name, sent_ns);
 }
 
 /// From the local supervisor: the members of the local orchestrator.
@@ -823,19 +823,19 @@ void own_members_changed(registry_ptr self, std::vector<std::string>& members) {
   auto& st = self->state;
   st.own_members = std::move(members);
   if (st.mirror_to)
-    self->send(st.mirror_to, mirror_atom::value, members_atom::value,
-               st.ctx->name, st.own_members);
+    self->send(st.mirror_to, mirror_members_atom::value, st.ctx->name,
+               st.own_members);
 }
 
 /// From the local supervisor: mirror to `to` from now on (or stop). The old
 /// mirror drops what it held for this node; the new one gets everything.
-void mirror_target_changed(registry_ptr self, caf::actor& to) {
+void mirror_target_changed(registry_ptr self, registry_api& to) {
   auto& st = self->state;
   if (st.mirror_to == to)
     return;
   if (st.mirror_to)
-    self->send(st.mirror_to, mirror_atom::value, st.ctx->name,
-               std::vector<registry_entry>{}, true);
+    self->send(st.mirror_to, mirror_atom::value,
+               mirror_update{st.ctx->name, {}, true});
   st.mirror_to = std::move(to);
   st.mirror_updates.clear();
   st.mirror_removals.clear();
@@ -844,9 +844,10 @@ void mirror_target_changed(registry_ptr self, caf::actor& to) {
   std::vector<registry_entry> all;
   for (auto& kvp : st.entries)
     all.push_back(to_wire(kvp.second, st.ctx->name));
-  self->send(st.mirror_to, mirror_atom::value, st.ctx->name, all, true);
-  self->send(st.mirror_to, mirror_atom::value, members_atom::value,
-             st.ctx->name, st.own_members);
+  self->send(st.mirror_to, mirror_atom::value,
+             mirror_update{st.ctx->name, std::move(all), true});
+  self->send(st.mirror_to, mirror_members_atom::value, st.ctx->name,
+             st.own_members);
 }
 
 // -- handlers: the mirror side ---------------------------------------------------
@@ -855,27 +856,24 @@ void mirror_target_changed(registry_ptr self, caf::actor& to) {
 /// take effect. A registry that follows a newer orchestrator refuses them:
 /// that orchestrator took its copy of the mirror when it synced here, and
 /// counts on knowing every name that may run on the origin.
-caf::result<bool> mirror_confirm(registry_ptr self, const std::string& origin,
-                                 uint64_t origin_epoch,
-                                 std::vector<registry_entry>& entries) {
+caf::result<bool> mirror_confirm(registry_ptr self, mirror_confirmation& x) {
   auto& st = self->state;
-  if (origin_epoch < st.orchestrator.epoch)
+  if (x.origin_epoch < st.orchestrator.epoch)
     return make_error(errc::stale_orchestrator,
                       "mirror update from a replaced orchestrator's node");
-  note_origin(self, origin);
-  st.mirrors.store(origin, entries);
+  note_origin(self, x.origin);
+  st.mirrors.store(x.origin, x.entries);
   return true;
 }
 
-void mirror_update(registry_ptr self, const std::string& origin,
-                   std::vector<registry_entry>& updates, bool replace_all) {
+void apply_mirror_update(registry_ptr self, mirror_update& x) {
   auto& st = self->state;
-  if (replace_all && updates.empty()) {
-    st.mirrors.drop(origin); // The origin mirrors elsewhere now.
+  if (x.replace_all && x.entries.empty()) {
+    st.mirrors.drop(x.origin); // The origin mirrors elsewhere now.
     return;
   }
-  note_origin(self, origin);
-  st.mirrors.store(origin, updates, replace_all);
+  note_origin(self, x.origin);
+  st.mirrors.store(x.origin, x.entries, x.replace_all);
 }
 
 void promise_given(registry_ptr self, const std::string& origin,
@@ -883,76 +881,73 @@ void promise_given(registry_ptr self, const std::string& origin,
   auto until = clock_type::time_point{std::chrono::nanoseconds{sent_ns}}
                + mirror_promise;
   self->state.mirrors.promised(
-    origin, caf::actor_cast<caf::actor>(self->current_sender()), until);
+    origin, caf::actor_cast<registry_api>(self->current_sender()), until);
 }
 
-caf::behavior registry(registry_ptr self, node_context_ptr ctx) {
+registry_api::behavior_type registry(registry_ptr self,
+                                     node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->state.lease = lease_gate{self->state.ctx->clock};
   self->send(self, tick_atom::value);
   self->set_down_handler([=](caf::down_msg& dm) { worker_down(self, dm); });
   return {
+    [=](finished_atom, uint64_t epoch, task_status& status) {
+      worker_finished(self, epoch, status);
+    },
     // Delegated by the orchestrator: the reply goes to the caller.
     [=](spawn_atom, spawn_order& order) -> caf::result<task_ref> {
       auto rp = self->make_response_promise<task_ref>();
       spawn(self, order, rp);
       return rp;
     },
-    [=](finished_atom, uint64_t epoch, task_status& status) {
-      worker_finished(self, epoch, status);
-    },
     [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {
       acknowledged(self, orch_epoch, keys);
     },
-    [=](leave_atom) { return leave(self); },
-    [=](whereis_atom, const std::string& name) {
+    [=](worker_atom, const std::string& name) {
       return worker_of(self, name);
     },
-    [=](flush_atom) { flush(self); },
-    [=](tick_atom) { tick(self); },
-    [=](lease_atom, uint64_t orch_epoch, int64_t sent_ns, uint64_t gen) {
-      lease_granted(self, orch_epoch, sent_ns, gen);
-    },
+    [=](grant_atom, const lease_grant& grant) { lease_granted(self, grant); },
     [=](quorum_atom, uint64_t orch_epoch, int64_t sent_ns) {
       quorum_ping(self, orch_epoch, sent_ns);
     },
     [=](sync_atom, orchestrator_ref& orch) { return sync(self, orch); },
     // For a new orchestrator on this node: the member lists that
     // orchestrators on other nodes mirrored here, with their promises.
-    [=](sync_atom, members_atom) { return self->state.mirrors.member_lists(); },
-    [=](mirror_atom, lease_atom, int64_t sent_ns) {
-      promise_requested(self, sent_ns);
-    },
-    [=](mirror_atom, lease_atom, const std::string& origin, int64_t sent_ns) {
-      promise_given(self, origin, sent_ns);
-    },
-    [=](mirror_atom, members_atom, std::vector<std::string>& members) {
+    [=](mirrored_atom) { return self->state.mirrors.member_lists(); },
+    [=](leave_atom) { return leave(self); },
+    [=](own_members_atom, std::vector<std::string>& members) {
       own_members_changed(self, members);
     },
-    [=](mirror_atom, members_atom, const std::string& origin,
+    [=](mirror_to_atom, mirror_target& to) {
+      mirror_target_changed(self, to.registry);
+    },
+    [=](ask_promise_atom, int64_t sent_ns) {
+      promise_requested(self, sent_ns);
+    },
+    [=](promise_atom, const std::string& origin, int64_t sent_ns) {
+      promise_given(self, origin, sent_ns);
+    },
+    [=](mirror_members_atom, const std::string& origin,
         std::vector<std::string>& members) {
       note_origin(self, origin);
       self->state.mirrors.set_members(origin, std::move(members));
     },
-    [=](mirror_atom, caf::actor& to) { mirror_target_changed(self, to); },
-    [=](mirror_atom, sync_atom, const std::string& origin,
-        uint64_t origin_epoch, std::vector<registry_entry>& entries) {
-      return mirror_confirm(self, origin, origin_epoch, entries);
+    [=](confirm_atom, mirror_confirmation& x) {
+      return mirror_confirm(self, x);
     },
-    [=](mirror_atom, const std::string& origin,
-        std::vector<registry_entry>& updates, bool replace_all) {
-      mirror_update(self, origin, updates, replace_all);
-    },
-    [=](mirror_atom, const std::string& origin,
+    [=](mirror_atom, mirror_update& x) { apply_mirror_update(self, x); },
+    [=](unmirror_atom, const std::string& origin,
         const std::vector<task_key>& removals) {
       self->state.mirrors.remove(origin, removals);
     },
+    [=](flush_atom) { flush(self); },
+    [=](tick_atom) { tick(self); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_registry(caf::actor_system& sys, node_context_ptr ctx) {
+registry_api spawn_registry(caf::actor_system& sys, node_context_ptr ctx) {
   return sys.spawn(registry, std::move(ctx));
 }
 

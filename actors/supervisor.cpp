@@ -47,8 +47,6 @@ constexpr auto join_timeout = std::chrono::seconds(2);
 /// Bound on one peer's answer to a pre-vote.
 constexpr auto prevote_timeout = std::chrono::milliseconds(300);
 
-using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
-
 struct supervisor_state {
   node_context_ptr ctx;
   /// Peers, stalls and the orchestrator that went down.
@@ -62,19 +60,19 @@ struct supervisor_state {
   /// The orchestrator this node follows.
   orchestrator_ref orchestrator;
   /// The orchestrator this node runs, if any.
-  caf::actor local_orchestrator;
+  orchestrator_internal_api local_orchestrator;
   /// A copy of `local_orchestrator` for the exit functor.
-  std::shared_ptr<caf::actor> orchestrator_slot;
+  std::shared_ptr<orchestrator_internal_api> orchestrator_slot;
   /// Where the local registry mirrors its entries: while this node runs the
   /// orchestrator, the registry of the member that would be elected next.
-  caf::actor mirror_target;
+  registry_api mirror_target;
 
   static const char* name;
 };
 
 const char* supervisor_state::name = "dtask.supervisor";
 
-using supervisor_ptr = caf::stateful_actor<supervisor_state, node_actor>*;
+using supervisor_ptr = typed_node_actor<supervisor_state, supervisor_api>*;
 
 /// Now, on this node's clock.
 clock_type::time_point node_time(supervisor_ptr self) {
@@ -106,12 +104,12 @@ caf::error why_no_orchestrator(supervisor_ptr self) {
 }
 
 /// Public requests sent to a node: handed to the orchestrator.
-template <class... Ts>
-caf::result<caf::message> forward_or_fail(supervisor_ptr self, Ts&&... xs) {
+template <class Reply, class... Ts>
+caf::result<Reply> forward_or_fail(supervisor_ptr self, Ts&&... xs) {
   if (auto err = why_no_orchestrator(self))
     return err;
-  self->delegate(self->state.orchestrator.handle, std::forward<Ts>(xs)...);
-  return caf::delegated<caf::message>{};
+  return self->delegate(self->state.orchestrator.handle,
+                        std::forward<Ts>(xs)...);
 }
 
 // -- the orchestrator -------------------------------------------------------
@@ -120,25 +118,26 @@ void update_mirror(supervisor_ptr self) {
   auto& st = self->state;
   if (st.orchestrator_slot)
     *st.orchestrator_slot = st.local_orchestrator;
-  caf::actor target;
+  registry_api target;
   if (st.local_orchestrator)
     if (auto next = st.members.next_voter())
       target = next->registry;
   if (target != st.mirror_target) {
     st.mirror_target = target;
-    self->send(st.members.self().registry, mirror_atom::value, target);
+    self->send(st.members.self().registry, mirror_to_atom::value,
+               mirror_target{target});
   }
 }
 
 void push_members(supervisor_ptr self) {
   auto& st = self->state;
   if (st.local_orchestrator) {
-    self->send(st.local_orchestrator, members_atom::value,
+    self->send(st.local_orchestrator, peers_atom::value,
                st.members.all_members());
     // Mirrored with the registry's entries: the next orchestrator learns
     // which nodes this one may grant leases to.
-    self->send(st.members.self().registry, mirror_atom::value,
-               members_atom::value, st.members.names());
+    self->send(st.members.self().registry, own_members_atom::value,
+               st.members.names());
   }
   update_mirror(self);
 }
@@ -156,7 +155,7 @@ void drop_orchestrator(supervisor_ptr self) {
   if (st.local_orchestrator)
     stop_local_orchestrator(self);
   if (st.orchestrator.handle)
-    self->demonitor(st.orchestrator.handle);
+    self->demonitor(st.orchestrator.handle.address());
   st.orchestrator = orchestrator_ref{};
   update_mirror(self);
 }
@@ -181,7 +180,7 @@ void adopt(supervisor_ptr self, orchestrator_ref ref) {
   if (st.epochs.outdated(ref.epoch))
     return; // Outdated (see seen_epochs).
   if (st.orchestrator.handle)
-    self->demonitor(st.orchestrator.handle);
+    self->demonitor(st.orchestrator.handle.address());
   if (st.local_orchestrator && st.local_orchestrator != ref.handle)
     stop_local_orchestrator(self);
   st.epochs.note(ref.epoch);
@@ -279,7 +278,7 @@ void remove_peer(supervisor_ptr self, const std::string& node) {
   auto removed = self->state.members.remove(node, node_time(self));
   if (!removed)
     return;
-  self->demonitor(removed->supervisor);
+  self->demonitor(removed->supervisor.address());
   log_line{} << "dtask-node " << own_name(self) << ": member " << node
              << " down";
   push_members(self);
@@ -362,7 +361,7 @@ void first_round_step(supervisor_ptr self) {
 /// Sends `join` to `peer`, the supervisor of `node`, and merges the answer;
 /// calls `finish` in the end.
 template <class Finish>
-void send_join(supervisor_ptr self, const caf::actor& peer,
+void send_join(supervisor_ptr self, const supervisor_api& peer,
                const std::string& node, Finish finish) {
   auto& st = self->state;
   self
@@ -403,7 +402,7 @@ void try_connect(supervisor_ptr self, const std::string& node,
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
         if (ptr)
-          send_join(self, caf::actor_cast<caf::actor>(ptr), node, finish);
+          send_join(self, caf::actor_cast<supervisor_api>(ptr), node, finish);
         else
           finish();
       },
@@ -475,7 +474,7 @@ caf::result<bool> leave(supervisor_ptr self) {
   st.members.set_leaving();
   log_line{} << "dtask-node " << own_name(self) << ": leaving";
   for (auto& kvp : st.members.peers())
-    self->send(kvp.second.supervisor, leave_atom::value, own_name(self));
+    self->send(kvp.second.supervisor, leaving_atom::value, own_name(self));
   if (st.local_orchestrator) {
     // The peers learned of the leave first (same connection, in order):
     // the next voter elects itself when this one goes down.
@@ -492,15 +491,15 @@ caf::result<bool> leave(supervisor_ptr self) {
 // -- the actor --------------------------------------------------------------
 
 void init_state(supervisor_ptr self, node_context_ptr ctx,
-                caf::actor registry) {
+                registry_api registry) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
-  st.members = membership{member{st.ctx->name, caf::actor_cast<caf::actor>(self),
+  st.members = membership{member{st.ctx->name, caf::actor_cast<supervisor_api>(self),
                                  std::move(registry)},
                           st.ctx->voters};
   // This node's orchestrator ends with its supervisor. (Attached functors
   // run after the state is gone: they may only touch what they own.)
-  auto orchestrator_slot = std::make_shared<caf::actor>();
+  auto orchestrator_slot = std::make_shared<orchestrator_internal_api>();
   st.orchestrator_slot = orchestrator_slot;
   self->attach_functor([orchestrator_slot] {
     if (*orchestrator_slot)
@@ -508,48 +507,53 @@ void init_state(supervisor_ptr self, node_context_ptr ctx,
   });
 }
 
-caf::behavior supervisor(supervisor_ptr self, node_context_ptr ctx,
-                         caf::actor registry) {
+supervisor_api::behavior_type supervisor(supervisor_ptr self,
+                                         node_context_ptr ctx,
+                                         registry_api registry) {
   init_state(self, std::move(ctx), std::move(registry));
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
-    [=](watchdog_atom) { on_watchdog(self); },
-    [=](join_atom) { start_joining(self); },
-    [=](join_atom, member& m, uint64_t last_epoch) -> cluster_view {
-      return on_join(self, m, last_epoch);
+    [=](start_atom a, std::string& type, caf::message& args,
+        start_options& opts) {
+      return forward_or_fail<task_ref>(self, a, std::move(type),
+                                       std::move(args), std::move(opts));
     },
-    [=](leave_atom) -> caf::result<bool> { return leave(self); },
-    [=](leave_atom, const std::string& node) { peer_leaving(self, node); },
-    [=](orch_atom, orchestrator_ref& ref) {
-      adopt_if_newer(self, std::move(ref));
+    [=](status_atom a, std::string& name) {
+      return forward_or_fail<task_status>(self, a, std::move(name));
     },
-    // This node's own view of the cluster (`nodes` asks the orchestrator).
-    [=](members_atom) {
-      return self->state.members.own_view(self->state.orchestrator);
+    [=](list_atom a) {
+      return forward_or_fail<std::vector<task_status>>(self, a);
+    },
+    [=](nodes_atom a) {
+      return forward_or_fail<std::vector<node_info>>(self, a);
     },
     [=](whereis_atom) -> caf::result<orchestrator_ref> {
       if (auto err = why_no_orchestrator(self))
         return err;
       return self->state.orchestrator;
     },
+    // This node's own view of the cluster (`nodes` asks the orchestrator).
+    [=](members_atom) {
+      return self->state.members.own_view(self->state.orchestrator);
+    },
+    [=](join_atom, member& m, uint64_t last_epoch) -> cluster_view {
+      return on_join(self, m, last_epoch);
+    },
+    [=](leaving_atom, const std::string& node) { peer_leaving(self, node); },
+    [=](orch_atom, orchestrator_ref& ref) {
+      adopt_if_newer(self, std::move(ref));
+    },
+    [=](join_atom) { start_joining(self); },
+    [=](leave_atom) -> caf::result<bool> { return leave(self); },
     [=](tick_atom) { on_tick(self); },
-    [=](start_atom a, std::string& type, caf::message& args,
-        start_options& opts) {
-      return forward_or_fail(self, a, std::move(type), std::move(args),
-                             std::move(opts));
-    },
-    [=](status_atom a, std::string& name) {
-      return forward_or_fail(self, a, std::move(name));
-    },
-    [=](list_atom a) { return forward_or_fail(self, a); },
-    [=](nodes_atom a) { return forward_or_fail(self, a); },
+    [=](watchdog_atom) { on_watchdog(self); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_supervisor(caf::actor_system& sys, node_context_ptr ctx,
-                            caf::actor registry) {
+supervisor_api spawn_supervisor(caf::actor_system& sys,
+                                node_context_ptr ctx, registry_api registry) {
   return sys.spawn(supervisor, std::move(ctx), std::move(registry));
 }
 

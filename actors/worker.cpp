@@ -9,7 +9,8 @@
 
 namespace dtask {
 
-task_context::task_context(caf::event_based_actor* self, caf::actor registry,
+task_context::task_context(caf::event_based_actor* self,
+                           worker_report_api registry,
                            std::string name, uint64_t epoch)
   : self_(self),
     registry_(std::move(registry)),
@@ -39,7 +40,7 @@ struct worker_init {
   caf::message args;
   std::string name;
   uint64_t epoch;
-  caf::actor registry;
+  worker_report_api registry;
 };
 
 /// A task's actor: an event-based actor that checks its node's lease before
@@ -84,7 +85,7 @@ private:
 } // namespace
 
 caf::actor spawn_worker(caf::actor_system& sys, const task_factory& factory,
-                        const spawn_order& order, caf::actor registry,
+                        const spawn_order& order, worker_report_api registry,
                         lease_clock_ptr lease) {
   // Only what the task needs, dropped once its behaviour is built. The
   // factory itself lives in the node's catalog.

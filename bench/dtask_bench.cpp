@@ -322,8 +322,9 @@ int main(int argc, char** argv) {
   // costs. The orchestrator is found as the client finds it.
   {
     caf::scoped_actor self{sys};
-    caf::actor orch;
-    auto gw = sys.middleman().remote_actor("127.0.0.1", c.port(0));
+    dtask::orchestrator_api orch;
+    auto gw = sys.middleman().remote_actor<dtask::gateway_api>("127.0.0.1",
+                                                               c.port(0));
     if (gw)
       self->request(*gw, 5s, dtask::whereis_atom::value)
         .receive([&](dtask::orchestrator_ref& ref) { orch = ref.handle; },

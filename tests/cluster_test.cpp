@@ -114,7 +114,7 @@ struct local_client {
 
   /// The node id of the process listening at `port`.
   caf::node_id node_of(uint16_t port) {
-    auto hdl = sys.middleman().remote_actor("127.0.0.1", port);
+    auto hdl = sys.middleman().remote_actor<dtask::gateway_api>("127.0.0.1", port);
     return hdl ? hdl->node() : caf::node_id{};
   }
 };
@@ -841,7 +841,8 @@ TEST(cluster_9, any_actor_can_start_and_observe_tasks) {
   EXPECT_EQ(box->copy()[0].result.get_as<std::string>(0), "hello");
   // An actor that only knows a node: the node's published actor takes the
   // same messages and hands them to the orchestrator.
-  auto node = lc.sys.middleman().remote_actor("127.0.0.1", c.port(2));
+  auto node = lc.sys.middleman().remote_actor<dtask::gateway_api>(
+    "127.0.0.1", c.port(2));
   ASSERT_TRUE(node);
   auto typed = caf::actor_cast<dtask::orchestrator_api>(*node);
   caf::scoped_actor self{lc.sys};

@@ -20,7 +20,7 @@ namespace {
 const std::vector<std::string> three_voters{"a:1", "b:2", "c:3"};
 
 member node(std::string name) {
-  return member{std::move(name), caf::actor{}, caf::actor{}};
+  return member{std::move(name), {}, {}};
 }
 
 struct election_test : ::testing::Test {
@@ -255,7 +255,7 @@ TEST(membership, own_view_is_sorted_and_marks_the_followed_orchestrator) {
   EXPECT_EQ(rows[0].state, "leaving");
   EXPECT_EQ(rows[1].state, "up");
   // Without a handle the named orchestrator is not followed.
-  rows = b.own_view(dtask::orchestrator_ref{caf::actor{}, "b:2", 256});
+  rows = b.own_view(dtask::orchestrator_ref{{}, "b:2", 256});
   EXPECT_FALSE(rows[1].orchestrator);
 }
 
@@ -339,10 +339,10 @@ TEST_F(election_test, a_stall_holds_elections_for_the_hold_time) {
 TEST(membership, a_dead_orchestrator_is_ignored_for_half_a_second) {
   membership a{node("a:1"), three_voters};
   auto t = dtask::clock_type::time_point{} + 1h;
-  a.orchestrator_down(caf::actor{}, t);
-  EXPECT_TRUE(a.reported_dead(caf::actor{}, t));
-  EXPECT_TRUE(a.reported_dead(caf::actor{}, t + 499ms));
-  EXPECT_FALSE(a.reported_dead(caf::actor{}, t + 500ms));
+  a.orchestrator_down({}, t);
+  EXPECT_TRUE(a.reported_dead({}, t));
+  EXPECT_TRUE(a.reported_dead({}, t + 499ms));
+  EXPECT_FALSE(a.reported_dead({}, t + 500ms));
 }
 
 // -- epochs -------------------------------------------------------------------

@@ -257,14 +257,15 @@ public:
   // -- the orchestrator that went down ----------------------------------------
 
   /// This node saw the orchestrator `handle` go down at `now`.
-  void orchestrator_down(caf::actor handle, clock_type::time_point now) {
+  void orchestrator_down(orchestrator_internal_api handle,
+                         clock_type::time_point now) {
     dead_orchestrator_ = std::move(handle);
     dead_until_ = now + dead_orchestrator_window;
   }
 
   /// True if an announcement of `handle` is stale news: this node saw it go
   /// down less than `dead_orchestrator_window` ago.
-  bool reported_dead(const caf::actor& handle,
+  bool reported_dead(const orchestrator_internal_api& handle,
                      clock_type::time_point now) const {
     return handle == dead_orchestrator_ && now < dead_until_;
   }
@@ -283,7 +284,7 @@ private:
   clock_type::time_point hold_until_;
   /// The orchestrator this node last saw go down, and until when an
   /// announcement of it (from a peer that has not noticed yet) is ignored.
-  caf::actor dead_orchestrator_;
+  orchestrator_internal_api dead_orchestrator_;
   clock_type::time_point dead_until_;
 };
 

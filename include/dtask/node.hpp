@@ -26,8 +26,8 @@ void configure(caf::actor_system_config& cfg);
 /// A running node.
 struct node_handle {
   std::string name;
-  caf::actor supervisor;
-  caf::actor registry;
+  supervisor_api supervisor;
+  registry_api registry;
 };
 
 /// Starts a node in `sys`: publishes its supervisor on `cfg.host:cfg.port`

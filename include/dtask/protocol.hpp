@@ -39,18 +39,22 @@ using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 /// Asks a supervisor for the current orchestrator.
 using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
 
-/// Internal: supervisor <-> supervisor membership.
+/// Internal: supervisor <-> supervisor membership. `(join)` node main ->
+/// its supervisor: join the cluster; `(join, member, last_epoch)` supervisor
+/// -> peer: I join you.
 using join_atom = caf::atom_constant<caf::atom("join")>;
 /// Internal: a supervisor announces a new orchestrator.
 using orch_atom = caf::atom_constant<caf::atom("orch")>;
-/// Internal: supervisor -> its local orchestrator, the live members. Also
-/// `(members) -> vector<node_info>`: a supervisor's own view, for `dtask members`.
+/// `(members) -> vector<node_info>`: a supervisor's own view, for
+/// `dtask members`.
 using members_atom = caf::atom_constant<caf::atom("members")>;
+/// Internal: supervisor -> its local orchestrator, the live members.
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
 /// Internal: orchestrator -> registry, run a task (a delegated request: the
-/// registry answers the caller directly); registry -> orchestrator, a spawn
-/// order it refused.
+/// registry answers the caller directly).
 using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
-using spawned_atom = caf::atom_constant<caf::atom("spawned")>;
+/// Internal: registry -> orchestrator, a spawn order it refused.
+using refused_atom = caf::atom_constant<caf::atom("refused")>;
 /// Internal: worker -> registry, the task's outcome.
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 /// Internal: registry -> orchestrator, a batch of started and ended tasks;
@@ -61,22 +65,48 @@ using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Internal: orchestrator -> registry, adopt me and hand over your entries.
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
-/// Internal: supervisor -> registry, where to mirror entries; registry ->
-/// registry, the mirrored entries of the orchestrator's node.
+/// Internal: an orchestrator's own "sync this member again" (a sync that
+/// failed a lease interval ago).
+using resync_atom = caf::atom_constant<caf::atom("resync")>;
+/// Internal: orchestrator -> its node's registry, the member lists that
+/// orchestrators on other nodes mirrored there.
+using mirrored_atom = caf::atom_constant<caf::atom("mirrored")>;
+/// Internal: orchestrator -> registry, the worker of a name.
+using worker_atom = caf::atom_constant<caf::atom("worker")>;
+/// Internal: mirroring (see registry.cpp). `mirror_to` supervisor -> its
+/// registry: where to mirror; `own_members` supervisor -> its registry: the
+/// members of its orchestrator; `confirm` origin -> mirror: starts and
+/// outcomes that take effect once the mirror holds them; `mirror`
+/// origin -> mirror: an update of the mirrored entries; `unmirror` origin
+/// -> mirror: entries to drop; `mmembers` origin -> mirror: the origin's
+/// orchestrator's members; `ask_promise` mirror -> origin and `promise`
+/// origin -> mirror: the promise to start nothing unmirrored.
+using mirror_to_atom = caf::atom_constant<caf::atom("mirror_to")>;
+using own_members_atom = caf::atom_constant<caf::atom("ownmembers")>;
+using confirm_atom = caf::atom_constant<caf::atom("confirm")>;
 using mirror_atom = caf::atom_constant<caf::atom("mirror")>;
+using unmirror_atom = caf::atom_constant<caf::atom("unmirror")>;
+using mirror_members_atom = caf::atom_constant<caf::atom("mmembers")>;
+using ask_promise_atom = caf::atom_constant<caf::atom("askpromise")>;
+using promise_atom = caf::atom_constant<caf::atom("promise")>;
 /// Internal: leases. `(lease, orch_epoch, sent)` registry -> orchestrator
 /// asks to keep running its workers; the orchestrator grants with
-/// `(lease, sent)`. `(quorum, orch_epoch, sent)` orchestrator -> registry
-/// asks "do you still follow me?"; the registry answers the same message.
-/// See the timing argument in orchestrator.cpp.
+/// `(grant, lease_grant)`. `(quorum, orch_epoch, sent)` orchestrator ->
+/// registry asks "do you still follow me?"; the registry answers `(follow,
+/// orch_epoch, sent)`. See the timing argument in orchestrator.cpp.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using grant_atom = caf::atom_constant<caf::atom("grant")>;
 using quorum_atom = caf::atom_constant<caf::atom("quorum")>;
+using follow_atom = caf::atom_constant<caf::atom("follow")>;
 /// Internal: graceful leave. `(leave)` node main -> its supervisor (on
-/// SIGTERM) and supervisor -> its registry; `(leave, node)` supervisor ->
+/// SIGTERM) and supervisor -> its registry; `(leaving, node)` supervisor ->
 /// peers: stop placing tasks on `node` and do not elect it.
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 /// Internal: periodic self-messages.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// Internal: the supervisor's own "is the orchestrator still there?".
+using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
 
 // -- task state ---------------------------------------------------------------
 
@@ -216,13 +246,97 @@ using orchestrator_api = caf::typed_actor<
   caf::replies_to<list_atom>::with<std::vector<task_status>>,
   caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
 
+// -- internal interfaces --------------------------------------------------------
+
+// Every actor of a node has a typed interface: a send of a shape the
+// receiver does not declare fails to compile. (For example, sending the
+// registry `(grant, epoch, sent_ns, gen)` instead of `(grant, lease_grant)`
+// gives "static_assert failed: typed actor does not support given input".)
+// One atom means one thing; a message of more than two fields is a struct.
+
+struct member;
+struct orchestrator_ref;
+struct cluster_view;
+struct spawn_order;
+struct registry_entry;
+struct mirrored_members;
+struct task_key;
+struct lease_grant;
+struct refused_order;
+struct mirror_confirmation;
+struct mirror_update;
+struct mirror_target;
+
+/// What a worker may send: its task's outcome, to its registry. (A worker's
+/// own interface is its task's: tasks are CAF behaviours the user writes.)
+using worker_report_api = caf::typed_actor<
+  caf::reacts_to<finished_atom, uint64_t, task_status>>;
+
+/// The registry of a node (actors/registry.cpp).
+using registry_api = worker_report_api::extend<
+  // From the orchestrator.
+  caf::replies_to<spawn_atom, spawn_order>::with<task_ref>,
+  caf::reacts_to<ack_atom, uint64_t, std::vector<task_key>>,
+  caf::replies_to<worker_atom, std::string>::with<caf::actor>,
+  caf::reacts_to<grant_atom, lease_grant>,
+  caf::reacts_to<quorum_atom, uint64_t, int64_t>,
+  caf::replies_to<sync_atom, orchestrator_ref>::with<
+    std::vector<registry_entry>>,
+  caf::replies_to<mirrored_atom>::with<std::vector<mirrored_members>>,
+  // From its supervisor.
+  caf::replies_to<leave_atom>::with<bool>,
+  caf::reacts_to<own_members_atom, std::vector<std::string>>,
+  caf::reacts_to<mirror_to_atom, mirror_target>,
+  // From the registries it mirrors to or for.
+  caf::reacts_to<ask_promise_atom, int64_t>,
+  caf::reacts_to<promise_atom, std::string, int64_t>,
+  caf::reacts_to<mirror_members_atom, std::string, std::vector<std::string>>,
+  caf::replies_to<confirm_atom, mirror_confirmation>::with<bool>,
+  caf::reacts_to<mirror_atom, mirror_update>,
+  caf::reacts_to<unmirror_atom, std::string, std::vector<task_key>>,
+  // From itself.
+  caf::reacts_to<flush_atom>, caf::reacts_to<tick_atom>>;
+
+/// The orchestrator as the actors of the cluster see it: the public
+/// interface plus what supervisors and registries send it.
+using orchestrator_internal_api = orchestrator_api::extend<
+  // From registries.
+  caf::reacts_to<refused_atom, refused_order>,
+  caf::reacts_to<report_atom, std::vector<registry_entry>>,
+  caf::reacts_to<lease_atom, uint64_t, int64_t>,
+  caf::reacts_to<follow_atom, uint64_t, int64_t>,
+  // From its supervisor.
+  caf::reacts_to<peers_atom, std::vector<member>>,
+  // From itself.
+  caf::reacts_to<resync_atom, member>, caf::reacts_to<flush_atom>,
+  caf::reacts_to<tick_atom>>;
+
+/// What a client may send any node's supervisor (the actor each node
+/// publishes): where the orchestrator is, the node's own view of the
+/// members, and the orchestrator's requests, forwarded. A plain CAF program
+/// connects with `remote_actor<dtask::gateway_api>(host, port)`.
+using gateway_api = orchestrator_api::extend<
+  caf::replies_to<whereis_atom>::with<orchestrator_ref>,
+  caf::replies_to<members_atom>::with<std::vector<node_info>>>;
+
+/// The supervisor of a node (actors/supervisor.cpp).
+using supervisor_api = gateway_api::extend<
+  // From peers.
+  caf::replies_to<join_atom, member, uint64_t>::with<cluster_view>,
+  caf::reacts_to<leaving_atom, std::string>,
+  caf::reacts_to<orch_atom, orchestrator_ref>,
+  // From the node's main.
+  caf::reacts_to<join_atom>, caf::replies_to<leave_atom>::with<bool>,
+  // From itself.
+  caf::reacts_to<tick_atom>, caf::reacts_to<watchdog_atom>>;
+
 // -- internal message types ---------------------------------------------------
 
 /// A cluster member as its peers know it.
 struct member {
   std::string node;
-  caf::actor supervisor;
-  caf::actor registry;
+  supervisor_api supervisor;
+  registry_api registry;
   /// The node is leaving (SIGTERM): it finishes its tasks, takes no new
   /// ones, and is not elected.
   bool leaving = false;
@@ -237,7 +351,7 @@ typename Inspector::result_type inspect(Inspector& f, member& x) {
 /// Which orchestrator a node follows. Epochs only grow: a higher epoch
 /// replaces a lower one; on a tie, the smaller node name wins.
 struct orchestrator_ref {
-  caf::actor handle;
+  orchestrator_internal_api handle;
   std::string node;
   uint64_t epoch = 0;
 };
@@ -343,6 +457,74 @@ struct task_key {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_key& x) {
   return f(caf::meta::type_name("dtask.task_key"), x.name, x.epoch);
+}
+
+/// Orchestrator -> registry: a lease, valid from the request's send time.
+struct lease_grant {
+  uint64_t orch_epoch = 0;
+  /// When the registry sent its request (its node's clock, ns).
+  int64_t sent_ns = 0;
+  /// The node's count of fences (see `spawn_order::node_gen`).
+  uint64_t node_gen = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_grant& x) {
+  return f(caf::meta::type_name("dtask.lease_grant"), x.orch_epoch, x.sent_ns,
+           x.node_gen);
+}
+
+/// Registry -> orchestrator: a spawn order it refused, and why.
+struct refused_order {
+  std::string name;
+  uint64_t epoch = 0;
+  caf::error reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refused_order& x) {
+  return f(caf::meta::type_name("dtask.refused_order"), x.name, x.epoch,
+           x.reason);
+}
+
+/// Origin -> mirror: entries that take effect only once the mirror holds
+/// them (starts before their spawn, outcomes before their report).
+struct mirror_confirmation {
+  std::string origin;
+  /// The epoch of the orchestrator the origin follows.
+  uint64_t origin_epoch = 0;
+  std::vector<registry_entry> entries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mirror_confirmation& x) {
+  return f(caf::meta::type_name("dtask.mirror_confirmation"), x.origin,
+           x.origin_epoch, x.entries);
+}
+
+/// Origin -> mirror: changed entries, or (`replace_all`) all of them; an
+/// empty replacement means "I mirror elsewhere now".
+struct mirror_update {
+  std::string origin;
+  std::vector<registry_entry> entries;
+  bool replace_all = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mirror_update& x) {
+  return f(caf::meta::type_name("dtask.mirror_update"), x.origin, x.entries,
+           x.replace_all);
+}
+
+/// Supervisor -> its registry: mirror to `registry` from now on (none:
+/// stop mirroring).
+struct mirror_target {
+  registry_api registry;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mirror_target& x) {
+  return f(caf::meta::type_name("dtask.mirror_target"), x.registry);
 }
 
 /// Registers every message type above with a config. Every process that

@@ -28,12 +28,14 @@
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 
+#include "dtask/protocol.hpp"
+
 namespace dtask {
 
 /// Handed to a task's factory: the one way a task reports its outcome.
 class task_context {
 public:
-  task_context(caf::event_based_actor* self, caf::actor registry,
+  task_context(caf::event_based_actor* self, worker_report_api registry,
                std::string name, uint64_t epoch);
 
   /// Ends the task successfully with `result` and stops the worker.
@@ -55,7 +57,7 @@ public:
 
 private:
   caf::event_based_actor* self_;
-  caf::actor registry_;
+  worker_report_api registry_;
   std::string name_;
   uint64_t epoch_;
 };

@@ -71,8 +71,8 @@ struct world::sim_node {
   bool hung = false;
   uint32_t hang_id = 0;
   int incarnation = 0;
-  caf::actor supervisor;
-  caf::actor registry;
+  dtask::supervisor_api supervisor;
+  dtask::registry_api registry;
   std::vector<caf::actor_addr> actors;
   std::shared_ptr<sim_sink> sink;
 };
@@ -254,7 +254,7 @@ void world::break_link(int a, int b, bool notify) {
         caf::actor_cast<caf::abstract_actor*>(h));
       std::string kind = ptr ? ptr->name() : "";
       if (kind == "dtask.supervisor" || kind == "dtask.orchestrator")
-        caf::anon_send(watcher.supervisor,
+        caf::anon_send(caf::actor_cast<caf::actor>(watcher.supervisor),
                        caf::down_msg{addr,
                                      caf::exit_reason::remote_link_unreachable});
     }
@@ -284,18 +284,18 @@ caf::strong_actor_ptr world::connect(int from, const std::string& to,
   return nullptr;
 }
 
-caf::actor world::random_gateway() {
+dtask::gateway_api world::random_gateway() {
   std::vector<size_t> up;
   for (size_t i = 0; i < nodes_.size(); ++i)
     if (nodes_[i].alive)
       up.push_back(i);
   if (up.empty())
-    return caf::actor{};
+    return {};
   return nodes_[up[rng_() % up.size()]].supervisor;
 }
 
-std::map<std::string, caf::actor> world::live_supervisors() const {
-  std::map<std::string, caf::actor> result;
+std::map<std::string, dtask::gateway_api> world::live_supervisors() const {
+  std::map<std::string, dtask::gateway_api> result;
   for (auto& nd : nodes_)
     if (nd.alive)
       result.emplace(nd.name, nd.supervisor);

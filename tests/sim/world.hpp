@@ -59,10 +59,10 @@ public:
   }
 
   /// A supervisor to send a request to: any node's current incarnation.
-  caf::actor random_gateway();
+  dtask::gateway_api random_gateway();
 
   /// The supervisors of the nodes that are up, by node name.
-  std::map<std::string, caf::actor> live_supervisors() const;
+  std::map<std::string, dtask::gateway_api> live_supervisors() const;
 
   /// Answers of the final `whereis` round: node -> "NODE EPOCH" or error.
   std::map<std::string, std::string> final_views;
