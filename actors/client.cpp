@@ -39,6 +39,14 @@ constexpr auto refresh_interval = std::chrono::seconds(1);
 
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
+/// The client actor's interface: the orchestrator's (its public handle is an
+/// `orchestrator_api`), the gateway's own view of the members, the
+/// callbacks of its starts, and its own timers.
+using client_api = orchestrator_api::extend<
+  caf::replies_to<members_atom>::with<std::vector<node_info>>,
+  caf::reacts_to<task_status>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<refresh_atom>>;
+
 struct pending_request {
   caf::response_promise promise;
   clock_type::time_point deadline;
@@ -81,7 +89,7 @@ struct client_state {
 
 const char* client_state::name = "dtask.client";
 
-using client_ptr = caf::stateful_actor<client_state>*;
+using client_ptr = client_api::stateful_pointer<client_state>;
 
 void resolve(client_ptr self);
 
@@ -302,7 +310,7 @@ bool retryable(const caf::error& err) {
 }
 
 template <class Reply, class... Ts>
-caf::response_promise submit(client_ptr self, Ts... xs) {
+caf::result<Reply> submit(client_ptr self, Ts... xs) {
   auto& st = self->state;
   auto id = ++st.next_id;
   auto& p = st.pending[id];
@@ -360,8 +368,9 @@ caf::response_promise submit(client_ptr self, Ts... xs) {
   return rp;
 }
 
-caf::behavior client_actor(client_ptr self, gateway_api gateway, endpoint ep,
-                           std::chrono::milliseconds window) {
+client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
+                                       endpoint ep,
+                                       std::chrono::milliseconds window) {
   auto& st = self->state;
   st.window = window;
   st.gateway = std::move(gateway);
@@ -406,7 +415,8 @@ caf::behavior client_actor(client_ptr self, gateway_api gateway, endpoint ep,
       auto i = cbs.find(status.token);
       if (i == cbs.end())
         return;
-      self->send(i->second, std::move(status));
+      // To any actor: see deliver_callback in orchestrator.cpp.
+      self->anon_send(i->second, std::move(status));
       cbs.erase(i);
     },
     [=](status_atom a, std::string& name) {
@@ -506,7 +516,7 @@ caf::expected<std::vector<task_status>> client::list() {
 
 caf::expected<std::vector<node_info>> client::members() {
   return blocking_request<std::vector<node_info>>(
-    *sys_, caf::actor_cast<caf::actor>(actor_), timeout_, members_atom::value);
+    *sys_, caf::actor_cast<client_api>(actor_), timeout_, members_atom::value);
 }
 
 caf::expected<std::vector<node_info>> client::nodes() {
