@@ -60,6 +60,7 @@
 #include "mutations.hpp"
 #include "node_actor.hpp"
 #include "parked_orders.hpp"
+#include "task_book.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/task_table.hpp"
 
@@ -67,21 +68,8 @@ namespace dtask {
 
 namespace {
 
-/// A worker this registry watches.
-struct worker_info {
-  task_key key;
-  /// Set when the registry stopped the worker because its lease ran out:
-  /// the instance ran no task code after `fenced_at`.
-  bool fenced = false;
-  clock_type::time_point fenced_at;
-  /// What the task reported with `done` or `fail`, recorded when it stopped
-  /// (behind a pointer: most of a worker's life it is empty).
-  std::unique_ptr<task_status> result;
-};
-
 /// How long a spawn order waits for a lease before it is refused.
 constexpr auto lease_wait = std::chrono::seconds(1);
-
 
 struct registry_state {
   node_context_ptr ctx;
@@ -94,23 +82,15 @@ struct registry_state {
   caf::optional<caf::typed_response_promise<bool>> leave_promise;
   clock_type::time_point leave_deadline;
   bool leave_cut = false;
-  /// Outcomes not acknowledged yet whose name was started again here (the
-  /// new incarnation took the name's slot in `entries`).
-  std::vector<local_entry> displaced;
   /// Spawn orders that cannot run yet, and why (parked_orders.hpp).
   parked_orders<caf::typed_response_promise<task_ref>> parked;
   /// Set while draining: overrides the deadline of a new wait.
   caf::optional<clock_type::time_point> lease_wait_until;
   /// The orchestrator this registry follows; set by `sync`.
   orchestrator_ref orchestrator;
-  std::unordered_map<std::string, local_entry> entries;
-  /// Worker address -> the incarnation it runs, for down messages.
-  std::unordered_map<caf::actor_addr, worker_info> workers;
-  /// Names whose worker this registry killed (lease ran out, or the cluster
-  /// declared the task over) and whose down message has not arrived yet:
-  /// the actor may still exist, so the name does not start here again
-  /// until it is gone. Name -> number of such workers.
-  std::unordered_map<std::string, uint32_t> stopping;
+  /// This node's tasks, its workers, and names waiting for a killed worker
+  /// (task_book.hpp).
+  task_book book;
   /// Where this registry mirrors its entries; set by the local supervisor.
   registry_api mirror_to;
   /// What other registries mirrored here (mirror_store.hpp).
@@ -301,41 +281,36 @@ void end(registry_ptr self, local_entry& entry) {
 void kill_worker(registry_ptr self, const caf::actor& worker,
                  const std::string& name) {
   self->send_exit(worker, caf::exit_reason::kill);
-  ++self->state.stopping[name];
+  self->state.book.killing(name);
 }
 
 void check_lease(registry_ptr self);
 
 void forget(registry_ptr self, const std::string& name, uint64_t epoch) {
   auto& st = self->state;
-  auto i = st.entries.find(name);
-  if (i == st.entries.end() || i->second.order.epoch != epoch) {
-    auto& d = st.displaced;
-    d.erase(std::remove_if(d.begin(), d.end(),
-                           [&](const local_entry& e) {
-                             return e.order.name == name
-                                    && e.order.epoch == epoch;
-                           }),
-            d.end());
+  auto key = task_key{name, epoch};
+  auto entry = st.book.find(key);
+  if (entry == nullptr) {
+    st.book.forget(key); // A displaced outcome, if any.
     // Perhaps a mirrored entry of a dead node, now taken over.
     st.mirrors.forget(name, epoch);
     return;
   }
-  if (i->second.running()) {
+  if (entry->running()) {
     // The cluster declared this incarnation over (lost) while it ran on
     // here, e.g. through a hang of this node: it must not run on. (If the
     // lease ran out meanwhile, that stops every worker, this one too.)
     check_lease(self);
-    if (i->second.running()) {
+    if (entry->running()) {
       log_line{} << "dtask-node " << st.ctx->name << ": stopped task "
                  << name << ": the cluster declared it over";
-      if (i->second.worker)
-        kill_worker(self, i->second.worker, name);
+      if (entry->worker)
+        kill_worker(self, entry->worker, name);
     }
   }
-  st.entries.erase(i);
+  st.book.forget(key);
   if (st.mirror_to) {
-    st.mirror_removals.push_back(task_key{name, epoch});
+    st.mirror_removals.push_back(std::move(key));
     schedule_flush(self);
   }
 }
@@ -369,26 +344,15 @@ void check_lease(registry_ptr self) {
   // The workers ran no task code past the lease (they check it themselves),
   // and none runs any again, even under a lease renewed before its exit.
   st.lease.cut();
-  for (auto& w : st.workers) {
-    if (!w.second.fenced) {
-      w.second.fenced = true;
-      w.second.fenced_at = st.lease.until();
-    }
+  auto ended = st.book.cut(st.lease.until(),
+                           "the node " + st.ctx->name
+                             + " was cut off from the cluster's majority");
+  for (auto& e : ended) {
+    if (e.second)
+      kill_worker(self, e.second, e.first->order.name);
+    end(self, *e.first);
   }
-  size_t stopped = 0;
-  for (auto& kvp : st.entries) {
-    auto& entry = kvp.second;
-    if (!entry.running())
-      continue;
-    if (entry.worker)
-      kill_worker(self, entry.worker, entry.order.name);
-    entry.finish(task_state::lost, caf::message{},
-                 "the node " + st.ctx->name
-                   + " was cut off from the cluster's majority");
-    entry.order.args = caf::message{};
-    end(self, entry);
-    ++stopped;
-  }
+  auto stopped = ended.size();
   if (stopped > 0)
     log_line{} << "dtask-node " << st.ctx->name << ": lease ran out; stopped "
                << stopped << " tasks";
@@ -422,14 +386,11 @@ task_ref launch(registry_ptr self, local_entry& entry) {
                              caf::actor_cast<worker_report_api>(self),
                              st.lease.published());
   self->monitor(worker);
-  st.workers.emplace(worker.address(),
-                     worker_info{task_key{entry.order.name, entry.order.epoch},
-                                 false, {}, nullptr});
+  st.book.launched(entry, worker);
   if (st.ctx->events->enabled())
     log_event(self, "start " + std::to_string(mono_ns(node_time(self))) + " "
                       + std::to_string(entry.order.epoch) + " " + st.ctx->name
                       + " " + entry.order.name);
-  entry.worker = worker;
   // The worker holds its own copy of the arguments; nobody reads them
   // from the registry again (they would only cost memory and bytes on
   // every report, mirror update and sync), unless the task may have to
@@ -447,12 +408,9 @@ void launch_waiting(registry_ptr self,
                     const task_key& key, bool mirrored) {
   auto& st = self->state;
   check_lease(self);
-  auto i = st.entries.find(key.name);
   if (!mirrored || mirror_blocked(self)) {
     auto err = make_error(errc::node_down, key.name, st.ctx->name);
-    if (i != st.entries.end() && i->second.order.epoch == key.epoch
-        && i->second.running() && !i->second.worker) {
-      st.entries.erase(i);
+    if (st.book.drop_ordered(key)) {
       if (st.orchestrator.handle)
         self->send(st.orchestrator.handle, refused_atom::value,
                    refused_order{key.name, key.epoch, err});
@@ -460,15 +418,15 @@ void launch_waiting(registry_ptr self,
     rp.deliver(std::move(err));
     return;
   }
-  if (i == st.entries.end() || i->second.order.epoch != key.epoch
-      || !i->second.running() || i->second.worker) {
+  auto entry = st.book.ordered(key);
+  if (entry == nullptr) {
     rp.deliver(make_error(errc::no_quorum, "the node " + st.ctx->name
                                              + " lost its lease before the "
                                                "task could start"));
     return;
   }
-  auto ref = launch(self, i->second);
-  report(self, i->second, false);
+  auto ref = launch(self, *entry);
+  report(self, *entry, false);
   rp.deliver(std::move(ref));
 }
 
@@ -515,23 +473,20 @@ void spawn(registry_ptr self, spawn_order& order,
                    wait_reason::mirror_promise);
     return;
   }
-  if (st.stopping.count(order.name) > 0) {
-    // A killed worker of this name may still exist: wait for its end.
-    st.parked.park(std::move(order), std::move(rp),
-                   wait_reason::stopping_worker);
-    return;
+  switch (st.book.check(order.name)) {
+    case task_book::hold::stopping:
+      // A killed worker of this name may still exist: wait for its end.
+      st.parked.park(std::move(order), std::move(rp),
+                     wait_reason::stopping_worker);
+      return;
+    case task_book::hold::running:
+      return refuse(make_error(errc::already_running, order.name,
+                               st.ctx->name,
+                               st.book.running_worker(order.name)));
+    case task_book::hold::none:
+      break;
   }
-  auto i = st.entries.find(order.name);
-  if (i != st.entries.end() && i->second.running())
-    return refuse(make_error(errc::already_running, order.name, st.ctx->name,
-                             i->second.worker));
-  if (i != st.entries.end()) // An outcome the orchestrator did not record yet.
-    st.displaced.push_back(std::move(i->second));
-  auto& entry = st.entries[order.name];
-  entry.state = task_state::running;
-  entry.ended = nullptr;
-  entry.worker = nullptr;
-  entry.order = std::move(order);
+  auto& entry = st.book.admit(std::move(order));
   if (!st.mirror_to || mutated(mutation::spawn_before_mirror)) {
     rp.deliver(launch(self, entry));
     report(self, entry);
@@ -574,32 +529,17 @@ void check_leave(registry_ptr self) {
   if (!st.leave_promise)
     return;
   auto now = node_time(self);
-  size_t running = 0;
-  for (auto& kvp : st.entries)
-    if (kvp.second.running())
-      ++running;
+  auto running = st.book.running();
   if (running > 0 && now >= st.leave_deadline && !st.leave_cut) {
     st.leave_cut = true;
-    for (auto& w : st.workers) {
-      w.second.result = std::make_unique<task_status>();
-      auto& r = *w.second.result;
-      r.name = w.second.key.name;
-      r.state = task_state::failed;
-      r.node = st.ctx->name;
-      r.reason = "cut short: the node " + st.ctx->name + " left the cluster";
-      r.epoch = w.second.key.epoch;
-      auto i = st.entries.find(r.name);
-      if (i != st.entries.end()) {
-        r.token = i->second.order.token;
-        r.attempt = i->second.order.attempt;
-      }
-      self->send_exit(caf::actor_cast<caf::actor>(w.first),
+    auto why = "cut short: the node " + st.ctx->name + " left the cluster";
+    for (auto& w : st.book.cut_short(st.ctx->name, why))
+      self->send_exit(caf::actor_cast<caf::actor>(w),
                       caf::exit_reason::user_shutdown);
-    }
     log_line{} << "dtask-node " << st.ctx->name << ": leaving; cut short "
                << running << " tasks";
   }
-  auto settled = running == 0 && st.displaced.empty() && st.entries.empty();
+  auto settled = running == 0 && st.book.empty();
   if (settled || now >= st.leave_deadline + std::chrono::seconds(5)) {
     st.leave_promise->deliver(settled);
     st.leave_promise = caf::none;
@@ -612,37 +552,22 @@ void check_leave(registry_ptr self) {
 /// at most one instance at any time), and orders that waited for it run.
 void worker_down(registry_ptr self, caf::down_msg& dm) {
   auto& st = self->state;
-  auto i = st.workers.find(dm.source);
-  if (i == st.workers.end())
+  auto gone = st.book.worker_gone(dm.source, [&] {
+    return dm.reason ? "the task's actor stopped: "
+                         + self->system().render(dm.reason)
+                     : std::string{"the task's actor stopped without a result"};
+  });
+  if (!gone)
     return;
-  auto info = std::move(i->second);
-  st.workers.erase(i);
-  auto& key = info.key;
   std::vector<decltype(st.parked)::parked> resume;
-  auto s = st.stopping.find(key.name);
-  if (s != st.stopping.end() && --s->second == 0) {
-    st.stopping.erase(s);
+  if (gone->name_freed)
     resume = st.parked.take(wait_reason::stopping_worker, [&](const auto& p) {
-      return p.order.name == key.name;
+      return p.order.name == gone->info.key.name;
     });
-  }
-  auto j = st.entries.find(key.name);
-  // The entry may belong to a newer incarnation of the same name by now.
-  auto mine = j != st.entries.end() && j->second.order.epoch == key.epoch;
-  if (mine && j->second.running()) {
-    auto& entry = j->second;
-    if (info.result) {
-      auto& r = *info.result;
-      entry.finish(r.state, std::move(r.result), std::move(r.reason));
-    } else {
-      entry.finish(task_state::failed, caf::message{},
-                   dm.reason ? "the task's actor stopped: "
-                                 + self->system().render(dm.reason)
-                             : "the task's actor stopped without a result");
-    }
-    end(self, entry);
-  }
-  log_stop(self, info, mine ? to_string(j->second.state) : "over");
+  if (gone->ended)
+    end(self, *gone->entry);
+  log_stop(self, gone->info,
+           gone->entry != nullptr ? to_string(gone->entry->state) : "over");
   for (auto& p : resume)
     spawn(self, p.order, std::move(p.promise));
 }
@@ -653,18 +578,9 @@ void worker_down(registry_ptr self, caf::down_msg& dm) {
 void worker_finished(registry_ptr self, uint64_t epoch, task_status& status) {
   auto& st = self->state;
   check_lease(self);
-  auto i = st.entries.find(status.name);
-  auto w = st.workers.find(
-    caf::actor_cast<caf::actor_addr>(self->current_sender()));
-  if (i == st.entries.end() || i->second.order.epoch != epoch
-      || !i->second.running() || w == st.workers.end()
-      || w->second.key.epoch != epoch)
-    return;
   status.node = st.ctx->name;
-  status.epoch = epoch;
-  status.token = i->second.order.token;
-  status.attempt = i->second.order.attempt;
-  w->second.result = std::make_unique<task_status>(std::move(status));
+  st.book.hold_result(caf::actor_cast<caf::actor_addr>(self->current_sender()),
+                      epoch, status);
 }
 
 /// An orchestrator recorded these outcomes (it sent their callbacks) or
@@ -676,9 +592,8 @@ void acknowledged(registry_ptr self, uint64_t orch_epoch,
   auto& st = self->state;
   auto stale = orch_epoch < st.orchestrator.epoch;
   for (auto& key : keys) {
-    auto i = st.entries.find(key.name);
-    if (stale && i != st.entries.end() && i->second.order.epoch == key.epoch
-        && i->second.running())
+    auto entry = st.book.find(key);
+    if (stale && entry != nullptr && entry->running())
       continue;
     forget(self, key.name, key.epoch);
   }
@@ -698,10 +613,7 @@ caf::result<bool> leave(registry_ptr self) {
 /// without handles).
 caf::actor worker_of(registry_ptr self, const std::string& name) {
   auto& st = self->state;
-  auto i = st.entries.find(name);
-  if (i == st.entries.end() || !i->second.running())
-    return caf::actor{};
-  return i->second.worker;
+  return self->state.book.running_worker(name);
 }
 
 // -- handlers: leases --------------------------------------------------------
@@ -712,11 +624,9 @@ void resend_outcomes(registry_ptr self) {
   auto& st = self->state;
   if (++st.ticks % 10 != 0)
     return;
-  for (auto& kvp : st.entries)
-    if (!kvp.second.running())
-      queue_report(self, to_wire(kvp.second, st.ctx->name));
-  for (auto& e : st.displaced)
+  st.book.for_each_outcome([&](const local_entry& e) {
     queue_report(self, to_wire(e, st.ctx->name));
+  });
 }
 
 /// Every lease interval: the lease, parked orders, the leave, promise
@@ -793,13 +703,11 @@ caf::result<std::vector<registry_entry>> sync(registry_ptr self,
   // messages, which made rebuilding 10,000 tasks slow; the orchestrator asks
   // for a handle when it needs one (`whereis`).
   std::vector<registry_entry> result;
-  result.reserve(st.entries.size());
-  for (auto& kvp : st.entries) {
-    result.push_back(to_wire(kvp.second, st.ctx->name));
-    result.back().worker = nullptr;
-  }
-  for (auto& e : st.displaced)
+  result.reserve(st.book.entry_count());
+  st.book.for_each([&](const local_entry& e) {
     result.push_back(to_wire(e, st.ctx->name));
+    result.back().worker = nullptr;
+  });
   st.mirrors.for_each_entry([&](const std::string& origin,
                                 const local_entry& e) {
     result.push_back(to_wire(e, origin));
@@ -842,8 +750,9 @@ void mirror_target_changed(registry_ptr self, registry_api& to) {
   if (!st.mirror_to)
     return;
   std::vector<registry_entry> all;
-  for (auto& kvp : st.entries)
-    all.push_back(to_wire(kvp.second, st.ctx->name));
+  st.book.for_each_newest([&](const local_entry& e) {
+    all.push_back(to_wire(e, st.ctx->name));
+  });
   self->send(st.mirror_to, mirror_atom::value,
              mirror_update{st.ctx->name, std::move(all), true});
   self->send(st.mirror_to, mirror_members_atom::value, st.ctx->name,
