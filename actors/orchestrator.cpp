@@ -539,8 +539,10 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     sync_member(self, m, [] {});
 }
 
-caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
-                            caf::message& args, start_options& opts) {
+/// What is wrong with a start, before its name is looked at (an unnamed
+/// start gets a UUID here).
+caf::error check_start(orchestrator_ptr self, const std::string& type,
+                       const caf::message& args, start_options& opts) {
   auto& st = self->state;
   if (opts.name.empty()) {
     opts.name = boost::uuids::to_string(st.uuids());
@@ -558,6 +560,14 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
       return make_error(errc::args_too_large, static_cast<uint64_t>(size),
                         limit);
   }
+  return caf::none;
+}
+
+caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
+                            caf::message& args, start_options& opts) {
+  auto& st = self->state;
+  if (auto err = check_start(self, type, args, opts))
+    return err;
   if (!has_quorum(self))
     return make_error(errc::no_quorum,
                       "the orchestrator " + st.ctx->name
