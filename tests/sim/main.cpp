@@ -38,6 +38,7 @@ struct cli {
   bool single = false;
   bool trace_hash = false;
   bool stop_at_first = false;
+  bool all_violations = false;
   int jobs = 2;
 };
 
@@ -111,6 +112,8 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
         return false;
       }
       c.opts.safety_only = val == "safety";
+    } else if (key == "--all-violations") {
+      c.all_violations = true;
     } else if (key == "--stop-at-first") {
       c.stop_at_first = true;
     } else if (key == "--trace") {
@@ -142,12 +145,18 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
 }
 
 /// One line per failing seed; empty if the seed passed.
-std::string run_one(sim_options opts, uint64_t seed) {
+std::string run_one(sim_options opts, uint64_t seed, bool all = false) {
   opts.seed = seed;
   auto r = dtask_sim::run_seed(opts);
   if (r.violations.empty())
     return {};
   std::ostringstream out;
+  if (all) {
+    for (size_t i = 0; i < r.violations.size(); ++i)
+      out << (i > 0 ? " | " : "") << "seed " << seed << ": "
+          << r.violations[i] << " (at " << r.violation_ms[i] << " ms virtual)";
+    return out.str();
+  }
   out << "seed " << seed << ": " << r.violations.front() << " (at "
       << r.violation_ms.front() << " ms virtual";
   if (r.violations.size() > 1)
@@ -192,7 +201,7 @@ int run_many(const cli& c) {
       auto out = fdopen(p[1], "w");
       for (uint64_t s = c.first_seed + static_cast<uint64_t>(j);
            s < c.first_seed + c.seeds; s += static_cast<uint64_t>(c.jobs)) {
-        auto line = run_one(c.opts, s);
+        auto line = run_one(c.opts, s, c.all_violations);
         std::fprintf(out, "%llu %s\n", static_cast<unsigned long long>(s),
                      line.c_str());
         std::fflush(out);
