@@ -146,7 +146,11 @@ void queue_report(registry_ptr self, registry_entry r) {
   // worker ends). The orchestrator asks for a handle when a caller needs
   // one (`worker`).
   r.worker = nullptr;
-  if (st.mirror_to && r.status.state != task_state::running)
+  // Every outcome takes that path, also without a mirror: after the
+  // supervisor dropped the mirror (every other member looked down), a
+  // promise to the old mirror may still hold, and `confirm_outcomes` holds
+  // the outcome back until it ran out (it passes it on at once otherwise).
+  if (r.status.state != task_state::running)
     st.outcomes_to_mirror.push_back(std::move(r));
   else
     st.reports.push_back(std::move(r));
