@@ -386,7 +386,12 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
     // declared lost here before the name was started again). An earlier
     // attempt of a restarted start (same token) is no news: the start's one
     // callback comes from its last attempt.
-    auto restarted = rec->token != 0 && rec->token == e.order.token;
+    // The restarted start's record may be gone already (it ended and the
+    // name was started again): its token still names the attempt that
+    // ended it.
+    auto restarted = e.order.token != 0
+                     && (rec->token == e.order.token
+                         || st.table.ended_start(e.order.token) != nullptr);
     if (!st.table.ended_here(name, epoch) && e.order.callback && !restarted) {
       e.status.epoch = epoch;
       e.status.token = e.order.token;
