@@ -420,7 +420,7 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
 /// mirrored entries of a dead orchestrator's node, whose running tasks are
 /// lost.
 void merge(orchestrator_ptr self, const registry_api& registry,
-           std::vector<registry_entry>& entries) {
+           std::vector<registry_entry>& entries, bool deferred = false) {
   auto& st = self->state;
   auto now = node_time(self);
   if (!outcomes_open(self)) {
@@ -442,8 +442,13 @@ void merge(orchestrator_ptr self, const registry_api& registry,
     auto rec = st.table.find(e.order.name, now);
     auto origin = st.members.find(e.status.node);
     if (origin != st.members.end()) {
-      if (origin->second.registry != registry)
-        continue; // A mirror of a live node's entry: the node speaks itself.
+      // A mirror of a live node's entry: the node speaks itself. Not for a
+      // deferred outcome: its node was gone when it was mirrored, and a
+      // member of that name now is a new incarnation, which knows nothing
+      // of it (the same process back again reports the same outcome, and
+      // the table records it once).
+      if (origin->second.registry != registry && !deferred)
+        continue;
     } else if (e.status.state == task_state::running
                && st.fences.count(e.status.node) == 0) {
       // A mirror of a task of a node that is gone: it may run on until its
@@ -720,7 +725,7 @@ void tick(orchestrator_ptr self) {
     st.deferred_outcomes.clear();
     for (auto& d : deferred) {
       std::vector<registry_entry> one{std::move(d.second)};
-      merge(self, d.first, one);
+      merge(self, d.first, one, true);
     }
   }
   if (outcomes_open(self)) {
