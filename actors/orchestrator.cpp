@@ -529,10 +529,18 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     auto i = st.members.find(kvp.first);
     if (i == st.members.end()) {
       // Back before its fence: the same process reports its own truth.
+      // Back as a new incarnation: the dropped one is surely dead (its
+      // address is taken), as when a member list replaces it directly; its
+      // tasks are lost at once, not a lease after the drop (a later drop
+      // of the new incarnation would postpone them again, past this
+      // orchestrator's majority, and no other orchestrator knows them).
       auto f = st.fences.find(kvp.first);
-      if (f != st.fences.end() && f->second.registry
-          && f->second.registry == kvp.second.registry)
-        st.fences.erase(f);
+      if (f != st.fences.end() && f->second.registry) {
+        if (f->second.registry == kvp.second.registry)
+          st.fences.erase(f);
+        else
+          f->second.dropped = caf::none;
+      }
     }
     if (i == st.members.end() || i->second.registry != kvp.second.registry)
       joined.push_back(kvp.second);
