@@ -77,6 +77,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include <boost/uuid/random_generator.hpp>
@@ -161,9 +162,11 @@ struct orchestrator_state {
   std::set<std::string> cover_required;
   std::map<std::string, clock_type::time_point> cover_promises;
   bool have_mirrored_lists = false;
-  /// Mirrored outcomes of nodes that are gone, reported before outcomes
-  /// opened, with the registry that mirrored them (see `merge`).
+  /// Outcomes reported before outcomes opened (mirrored ones of nodes that
+  /// are gone, and members' own), with the registry that reported them
+  /// (see `merge`), and their keys (a registry reports again every second).
   std::vector<std::pair<registry_api, registry_entry>> deferred_outcomes;
+  std::set<std::tuple<registry_api, std::string, uint64_t>> deferred_keys;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
   uint64_t fence_ids = 0;
@@ -429,12 +432,23 @@ void merge(orchestrator_ptr self, const registry_api& registry,
     // A mirrored outcome of a node that is gone is reported by nobody
     // again: it waits here until outcomes open (else its start never hears
     // of its end; the fault suite saw it after an orchestrator's node died).
+    // So does a member's own outcome, in case the member dies before
+    // outcomes open: nobody else knows it then (the simulation found such
+    // starts without a callback). It is used only if its registry is no
+    // longer that member's by then (see `tick`).
     auto outcome = [](const registry_entry& e) {
       return e.status.state != task_state::running;
     };
-    for (auto& e : entries)
-      if (outcome(e) && st.members.count(e.status.node) == 0)
+    for (auto& e : entries) {
+      if (!outcome(e))
+        continue;
+      auto m = st.members.find(e.status.node);
+      if ((m == st.members.end() || m->second.registry == registry)
+          && st.deferred_keys
+               .emplace(registry, e.order.name, e.order.epoch)
+               .second)
         st.deferred_outcomes.emplace_back(registry, std::move(e));
+    }
     entries.erase(std::remove_if(entries.begin(), entries.end(), outcome),
                   entries.end());
   }
@@ -731,7 +745,13 @@ void tick(orchestrator_ptr self) {
   if (outcomes_open(self) && !st.deferred_outcomes.empty()) {
     auto deferred = std::move(st.deferred_outcomes);
     st.deferred_outcomes.clear();
+    st.deferred_keys.clear();
     for (auto& d : deferred) {
+      // A member's own outcome: its registry reports it again (or the
+      // previous orchestrator acknowledged it, and sent its callback).
+      auto m = st.members.find(d.second.status.node);
+      if (m != st.members.end() && m->second.registry == d.first)
+        continue;
       std::vector<registry_entry> one{std::move(d.second)};
       merge(self, d.first, one, true);
     }
