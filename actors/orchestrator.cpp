@@ -443,6 +443,12 @@ void merge(orchestrator_ptr self, const registry_api& registry,
       if (!outcome(e))
         continue;
       auto m = st.members.find(e.status.node);
+      // The node's own registry holds the outcome and reports it again: a
+      // fence set before (e.g. from a mirror that still shows the task
+      // running) must not declare it lost meanwhile (a lost callback, then
+      // the outcome's own from whoever records it).
+      if (m != st.members.end() && m->second.registry == registry)
+        vouch(self, e, st.table.find(e.order.name, now));
       if ((m == st.members.end() || m->second.registry == registry)
           && st.deferred_keys
                .emplace(registry, e.order.name, e.order.epoch)
