@@ -33,9 +33,12 @@
 //     gets no grant after r, so its workers stop by r + L. The orchestrator
 //     declares its tasks lost at r + L + M, not before: the two never
 //     overlap, and a name freed this way never runs twice at once. A task
-//     that the node's own registry reports running after the drop (the
-//     node came back and follows this orchestrator, under its leases) is
-//     vouched for: that fence skips it (a later fence does not).
+//     that the node's own registry reports running, or ended, after the
+//     drop (the node came back and follows this orchestrator, under its
+//     leases) is vouched for: that fence skips it (a later fence does not).
+//     A node that comes back as a new process (another registry at its
+//     address) had its old process die: its old tasks are declared lost at
+//     once, as when a member list replaces it directly.
 // (d) A new orchestrator O' first holds a majority at T (local time). Each
 //     of those voters stopped answering the previous orchestrator O when it
 //     synced with O', before T; any majority of O includes one of them (two
@@ -48,8 +51,10 @@
 //       orchestrator acknowledged (acks of outcomes are not fenced; acks of
 //       running tasks are), and report the others again every second, so
 //       an outcome O recorded is not recorded again by O' (unless O's ack
-//       takes longer than M to arrive). A mirrored outcome of a node that is
-//       gone, which nobody reports again, waits in O' until then;
+//       takes longer than M to arrive). Outcomes reported before then wait
+//       in O' (a registry may die before it reports them again): at
+//       T + L + M, those of a member whose registry is still the same are
+//       dropped (it reports them again), the others are recorded;
 //     - refuses starts of names that do not run in its table (unknown, or
 //       known as ended: O may have started them again) until T + 2L + M, unless
 //       it can account for every node O may have granted a lease to: each
