@@ -18,6 +18,7 @@
 
 #include "dtask/client.hpp"
 #include "dtask/errors.hpp"
+#include "dtask/node.hpp"
 
 namespace dtask {
 
@@ -133,7 +134,7 @@ void adopt(client_ptr self, orchestrator_ref ref) {
 void connect_members(client_ptr self, const std::vector<node_info>& nodes,
                      std::function<void()> done) {
   auto& st = self->state;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = network_of(self->system());
   auto left = std::make_shared<size_t>(nodes.size() + 1);
   auto step = [left, done] {
     if (--*left == 0)
@@ -222,7 +223,7 @@ void connect_and_adopt(client_ptr self, orchestrator_ref ref) {
     schedule_retry(self);
     return;
   }
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = network_of(self->system());
   self->request(mm, resolve_timeout, caf::connect_atom::value, ep.host, ep.port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr&,
@@ -280,7 +281,7 @@ void resolve(client_ptr self) {
     return;
   }
   auto ep = st.endpoints[st.next_endpoint++ % st.endpoints.size()];
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = network_of(self->system());
   self->request(mm, resolve_timeout, caf::connect_atom::value, ep.host, ep.port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
@@ -448,10 +449,13 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
 caf::expected<orchestrator_api>
 spawn_client(caf::actor_system& sys, const endpoint& gateway,
              std::chrono::milliseconds retry_window) {
+  auto tls_err = tls_config_error(sys.config());
+  if (!tls_err.empty())
+    return caf::make_error(caf::sec::invalid_argument, tls_err);
   caf::scoped_actor self{sys};
   caf::expected<orchestrator_api> result{caf::sec::bad_function_call};
   self
-    ->request(sys.middleman().actor_handle(), std::chrono::seconds(3),
+    ->request(network_of(sys), std::chrono::seconds(3),
               caf::connect_atom::value, gateway.host, gateway.port)
     .receive(
       [&](const caf::node_id&, caf::strong_actor_ptr& ptr,

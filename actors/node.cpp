@@ -9,9 +9,60 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+#include <dlfcn.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "actors.hpp"
 #include "dtask/node.hpp"
+
+// OpenSSL requires the calling thread's error queue to be empty before each
+// TLS I/O call (SSL_get_error reads it). CAF 0.17's TLS session leaves
+// errors there when a connection fails (a peer that closes without
+// close_notify, a handshake with a bad certificate): the next read of any
+// other connection on the same thread then counts as failed, and CAF
+// closes it. Measured: one CLI call to a TLS cluster dropped every
+// node-to-node connection. These definitions take the place of OpenSSL's
+// for CAF (the executable's symbols come first), clear the queue, and call
+// OpenSSL's own.
+namespace {
+
+template <class F>
+F next_definition(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+} // namespace
+
+extern "C" {
+
+int SSL_read(SSL* ssl, void* buf, int num) {
+  static auto next = next_definition<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return next(ssl, buf, num);
+}
+
+int SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto next
+    = next_definition<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return next(ssl, buf, num);
+}
+
+int SSL_connect(SSL* ssl) {
+  static auto next = next_definition<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return next(ssl);
+}
+
+int SSL_accept(SSL* ssl) {
+  static auto next = next_definition<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return next(ssl);
+}
+
+} // extern "C"
 
 namespace dtask {
 
@@ -74,6 +125,10 @@ void add_message_types(caf::actor_system_config& cfg) {
 void configure(caf::actor_system_config& cfg) {
   add_message_types(cfg);
   cfg.load<caf::io::middleman>();
+  cfg.load<caf::openssl::manager>();
+  // The config file, read later, takes precedence.
+  if (auto passphrase = std::getenv("DTASK_TLS_PASSPHRASE"))
+    cfg.openssl_passphrase = passphrase;
   cfg.set("middleman.heartbeat-interval",
           caf::timespan{std::chrono::milliseconds(100)});
   cfg.set("middleman.connection-timeout",
@@ -87,8 +142,119 @@ void configure(caf::actor_system_config& cfg) {
   cfg.set("logger.console", caf::atom("none"));
 }
 
+bool tls_enabled(const caf::actor_system_config& cfg) {
+  return !cfg.openssl_certificate.empty() || !cfg.openssl_key.empty()
+         || !cfg.openssl_cafile.empty() || !cfg.openssl_capath.empty();
+}
+
+namespace {
+
+std::string openssl_error() {
+  std::string msg;
+  while (auto err = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(err, buf, sizeof(buf));
+    msg += msg.empty() ? buf : std::string{"; "} + buf;
+  }
+  return msg;
+}
+
+int passphrase_of(char* buf, int size, int, void* user) {
+  auto& passphrase = *static_cast<const std::string*>(user);
+  auto n = std::min(static_cast<size_t>(size - 1), passphrase.size());
+  std::memcpy(buf, passphrase.data(), n);
+  buf[n] = '\0';
+  return static_cast<int>(n);
+}
+
+} // namespace
+
+std::string tls_config_error(const caf::actor_system_config& cfg) {
+  if (!tls_enabled(cfg))
+    return {};
+  if (cfg.openssl_certificate.empty())
+    return "openssl.certificate: TLS needs this node's (or client's) "
+           "certificate, signed by the cluster CA";
+  if (cfg.openssl_key.empty())
+    return "openssl.key: TLS needs the certificate's private key";
+  if (cfg.openssl_cafile.empty() && cfg.openssl_capath.empty())
+    return "openssl.cafile: TLS needs the cluster CA that peers' "
+           "certificates are checked against";
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx{SSL_CTX_new(TLS_method()),
+                                                   SSL_CTX_free};
+  if (!ctx)
+    return "openssl: cannot create a TLS context: " + openssl_error();
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(),
+                                         cfg.openssl_certificate.c_str())
+      != 1)
+    return "openssl.certificate: cannot load " + cfg.openssl_certificate
+           + ": " + openssl_error();
+  SSL_CTX_set_default_passwd_cb(ctx.get(), passphrase_of);
+  SSL_CTX_set_default_passwd_cb_userdata(
+    ctx.get(), const_cast<std::string*>(&cfg.openssl_passphrase));
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.openssl_key.c_str(),
+                                  SSL_FILETYPE_PEM)
+      != 1)
+    return "openssl.key: cannot load " + cfg.openssl_key
+           + " (a wrong or missing passphrase?): " + openssl_error();
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return "openssl.key: " + cfg.openssl_key + " does not belong to "
+           + cfg.openssl_certificate;
+  auto cafile = cfg.openssl_cafile.empty() ? nullptr
+                                           : cfg.openssl_cafile.c_str();
+  auto capath = cfg.openssl_capath.empty() ? nullptr
+                                           : cfg.openssl_capath.c_str();
+  if (SSL_CTX_load_verify_locations(ctx.get(), cafile, capath) != 1)
+    return "openssl.cafile: cannot load the CA: " + openssl_error();
+  return {};
+}
+
+std::string command_line_secret(const std::vector<std::string>& args) {
+  for (auto& arg : args)
+    if (arg.rfind("--openssl.passphrase", 0) == 0)
+      return "openssl.passphrase: not on the command line (other users see "
+             "it in the process list); put it in the config file or in the "
+             "environment variable DTASK_TLS_PASSPHRASE";
+  return {};
+}
+
+caf::io::middleman_actor network_of(caf::actor_system& sys) {
+  return tls_enabled(sys.config()) ? sys.openssl_manager().actor_handle()
+                                   : sys.middleman().actor_handle();
+}
+
+namespace {
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+} // namespace
+
+std::string exposure_error(const node_config& cfg, bool tls) {
+  if (tls || cfg.insecure || is_loopback(cfg.host))
+    return {};
+  return "cluster.host=" + cfg.host
+         + " is not a loopback address and TLS is off: anyone who reaches "
+           "the port could act as a member of the cluster. Enable TLS ("
+           "[openssl] certificate, key and cafile; scripts/certs makes a "
+           "development CA), or set [cluster] insecure=true to accept that";
+}
+
 caf::expected<node_handle> start_node(caf::actor_system& sys,
                                       const node_config& cfg, catalog cat) {
+  auto tls = tls_enabled(sys.config());
+  auto exposed = tls_config_error(sys.config());
+  if (exposed.empty())
+    exposed = exposure_error(cfg, tls);
+  if (!exposed.empty())
+    return caf::make_error(caf::sec::invalid_argument, exposed);
+  if (cfg.insecure && !tls && !is_loopback(cfg.host))
+    log_line{true} << "dtask-node " << cfg.name()
+                   << ": WARNING: listening on " << cfg.host
+                   << " without TLS ([cluster] insecure=true): anyone who "
+                      "reaches the port can act as a member";
   auto events = std::make_shared<event_sink>(cfg.event_log);
   if (!cfg.event_log.empty() && !events->enabled())
     return caf::make_error(caf::sec::cannot_open_file,
@@ -96,13 +262,15 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
   auto ctx = std::make_shared<node_context>(
     node_context{cfg, cfg.name(), std::move(cat), cfg.voters(),
                  std::move(events), node_clock{}, connector_api{}});
-  ctx->connector = sys.middleman().actor_handle();
+  ctx->connector = network_of(sys);
   auto registry = spawn_registry(sys, ctx);
   auto supervisor = spawn_supervisor(sys, ctx, registry);
   // Reuse the address: a restarted node must be able to listen again while
   // the connections of its previous incarnation linger in TIME_WAIT.
-  auto port = sys.middleman().publish(supervisor, cfg.port, cfg.host.c_str(),
-                                      true);
+  auto port = tls ? caf::openssl::publish(supervisor, cfg.port,
+                                         cfg.host.c_str(), true)
+                  : sys.middleman().publish(supervisor, cfg.port,
+                                            cfg.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
@@ -113,7 +281,12 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
 }
 
 void stop_node(caf::actor_system& sys, const node_handle& node) {
-  sys.middleman().unpublish(node.supervisor, 0);
+  if (tls_enabled(sys.config()))
+    caf::make_function_view(network_of(sys))(caf::unpublish_atom::value,
+                                             node.supervisor.address(),
+                                             uint16_t{0});
+  else
+    sys.middleman().unpublish(node.supervisor, 0);
   caf::anon_send_exit(node.supervisor, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(node.registry, caf::exit_reason::user_shutdown);
 }
@@ -172,11 +345,14 @@ int node_main(int argc, char** argv, catalog cat) {
       std::cout << "usage: " << argv[0]
                 << " [--config-file=FILE] [--cluster.KEY=VALUE ...]\n"
                 << cluster_config_help()
-                << "  CAF keys (middleman.*, scheduler.*) as in --long-help\n";
+                << "  CAF keys (middleman.*, scheduler.*, openssl.*) as in "
+                   "--long-help\n";
       return 0;
     }
   node_config ncfg;
-  auto err = read_node_config(args, ncfg);
+  auto err = command_line_secret(args);
+  if (err.empty())
+    err = read_node_config(args, ncfg);
   if (!err.empty()) {
     std::cerr << "dtask-node: broken configuration: " << err << std::endl;
     return 2;
@@ -190,6 +366,13 @@ int node_main(int argc, char** argv, catalog cat) {
   }
   if (cfg.cli_helptext_printed)
     return 0;
+  auto exposed = tls_config_error(cfg);
+  if (exposed.empty())
+    exposed = exposure_error(ncfg, tls_enabled(cfg));
+  if (!exposed.empty()) {
+    std::cerr << "dtask-node: broken configuration: " << exposed << std::endl;
+    return 2;
+  }
   // Block the stop signals before CAF starts threads, then wait for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

@@ -29,7 +29,9 @@ const char* usage =
   "                     orchestrator moves (5000)\n"
   "  --config-file=FILE, --middleman.KEY=VALUE, --scheduler.KEY=VALUE\n"
   "                     CAF settings; heartbeat-interval and\n"
-  "                     connection-timeout must match the cluster's\n";
+  "                     connection-timeout must match the cluster's\n"
+  "  --openssl.KEY=VALUE  certificate, key, cafile: mutual TLS (the key's\n"
+  "                     passphrase only in the file or DTASK_TLS_PASSPHRASE)\n";
 
 std::string quote(const std::string& str) {
   std::string out = "\"";
@@ -201,9 +203,12 @@ int main(int argc, char** argv) {
       window_ms = std::atol(value("--retry-window=").c_str());
       if (window_ms <= 0)
         return usage_error("--retry-window= needs a positive number of ms");
+    } else if (arg.rfind("--openssl.passphrase", 0) == 0) {
+      return usage_error(dtask::command_line_secret({arg}));
     } else if (arg.rfind("--config-file=", 0) == 0
                || arg.rfind("--middleman.", 0) == 0
-               || arg.rfind("--scheduler.", 0) == 0) {
+               || arg.rfind("--scheduler.", 0) == 0
+               || arg.rfind("--openssl.", 0) == 0) {
       caf_args.push_back(arg);
     } else if (arg.rfind("--", 0) == 0 && positional.empty()) {
       return usage_error("unknown option " + arg);
@@ -233,6 +238,9 @@ int main(int argc, char** argv) {
   dtask::configure(cfg);
   if (auto err = cfg.parse(caf_args))
     return usage_error(caf::to_string(err));
+  auto tls_err = dtask::tls_config_error(cfg);
+  if (!tls_err.empty())
+    return usage_error(tls_err);
   caf::actor_system sys{cfg};
   auto cli = dtask::client::connect(sys, gateway,
                                     std::chrono::milliseconds(window_ms));

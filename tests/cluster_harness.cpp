@@ -287,6 +287,8 @@ cluster::cluster(int n, netns_tag, std::string extra)
 }
 
 void cluster::write_configs(const std::string& extra, bool single_seed) {
+  extra_ = extra;
+  single_seed_ = single_seed;
   std::string seeds;
   for (int i = 0; i < (single_seed ? 1 : size()); ++i)
     seeds += (i > 0 ? ", \"" : "\"") + name(i) + "\"";
@@ -294,8 +296,17 @@ void cluster::write_configs(const std::string& extra, bool single_seed) {
     std::ofstream f{dir_ + "/node" + std::to_string(i) + ".ini"};
     f << "[cluster]\nhost=\"" << hosts_[i] << "\"\nport=" << ports_[i]
       << "\nseeds=[" << seeds << "]\nevent-log=\"" << event_log(i) << "\"\n"
-      << extra << "\n[middleman]\nheartbeat-interval=100ms\n"
+      << extra << "\n";
+    // Namespaced nodes listen on private addresses: without TLS, a node
+    // refuses that unless told it is meant.
+    if (!tls_ && hosts_[i].rfind("127.", 0) != 0)
+      f << "insecure=true\n";
+    f << "[middleman]\nheartbeat-interval=100ms\n"
       << "connection-timeout=600ms\n";
+    if (tls_)
+      f << "[openssl]\ncertificate=\"" << certs_dir() << "/node" << i
+        << ".pem\"\nkey=\"" << certs_dir() << "/node" << i
+        << ".key\"\ncafile=\"" << certs_dir() << "/ca.pem\"\n";
   }
 }
 
@@ -461,11 +472,36 @@ bool cluster::start_all(std::chrono::milliseconds timeout) {
   return true;
 }
 
+bool cluster::use_tls() {
+  std::vector<std::string> argv{DTASK_SOURCE_DIR "/scripts/certs", certs_dir()};
+  for (int i = 0; i < size(); ++i)
+    argv.push_back("node" + std::to_string(i));
+  argv.push_back("client");
+  auto res = run(argv, std::chrono::seconds(60));
+  if (res.rc != 0) {
+    std::cerr << "scripts/certs failed: " << res.err << std::endl;
+    return false;
+  }
+  tls_ = true;
+  write_configs(extra_, single_seed_);
+  return true;
+}
+
+std::vector<std::string> cluster::tls_flags() const {
+  if (!tls_)
+    return {};
+  return {"--openssl.certificate=" + certs_dir() + "/client.pem",
+          "--openssl.key=" + certs_dir() + "/client.key",
+          "--openssl.cafile=" + certs_dir() + "/ca.pem"};
+}
+
 run_result cluster::cli(std::vector<std::string> args, int via) {
   if (via < 0)
     for (int i = 0; i < size() && via < 0; ++i)
       if (running(i))
         via = i;
+  for (auto& flag : tls_flags())
+    args.insert(args.begin(), flag);
   args.insert(args.begin(), "--connect=" + name(via));
   args.insert(args.begin(), DTASK_CLI_BIN);
   return run(near(via, std::move(args)));

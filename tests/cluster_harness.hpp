@@ -132,6 +132,19 @@ public:
     return pids_[i];
   }
 
+  /// Makes every node (not started yet) and the CLI use mutual TLS with
+  /// the certificates `scripts/certs` made in `certs_dir`: node i uses
+  /// `node<i>.pem`, the CLI `client.pem`. Returns false if that failed.
+  bool use_tls();
+
+  /// The CLI's TLS flags (empty without TLS).
+  std::vector<std::string> tls_flags() const;
+
+  /// Where `use_tls` put the certificates.
+  std::string certs_dir() const {
+    return dir_ + "/certs";
+  }
+
   /// Runs the CLI against node `via` (the first running node if -1).
   run_result cli(std::vector<std::string> args, int via = -1);
 
@@ -181,6 +194,10 @@ public:
 
 private:
   void write_configs(const std::string& extra, bool single_seed);
+
+  std::string extra_;
+  bool single_seed_ = false;
+  bool tls_ = false;
 
   std::string dir_;
   std::string binary_;

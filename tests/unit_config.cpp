@@ -112,3 +112,45 @@ TEST(config, command_line_overrides_the_file_and_is_checked_too) {
   EXPECT_NE(dtask::read_node_config(missing, cfg).find("/nonexistent"),
             std::string::npos);
 }
+
+TEST(config, insecure_is_a_bool) {
+  dtask::node_config cfg;
+  ASSERT_EQ(read("[cluster]\ninsecure=true\n", cfg), "");
+  EXPECT_TRUE(cfg.insecure);
+  EXPECT_NE(error_of("[cluster]\ninsecure=\"yes\"\n").find("cluster.insecure"),
+            std::string::npos);
+}
+
+TEST(config, without_tls_only_loopback_hosts_may_listen) {
+  dtask::node_config cfg;
+  for (auto host : {"127.0.0.1", "127.3.2.1", "localhost", "::1"}) {
+    cfg.host = host;
+    EXPECT_EQ(dtask::exposure_error(cfg, false), "") << host;
+  }
+  for (auto host : {"10.0.0.5", "0.0.0.0", "node-3.local"}) {
+    cfg.host = host;
+    auto err = dtask::exposure_error(cfg, false);
+    EXPECT_NE(err.find("cluster.host"), std::string::npos) << host;
+    EXPECT_NE(err.find("insecure=true"), std::string::npos) << host;
+    EXPECT_EQ(dtask::exposure_error(cfg, true), "") << host; // TLS.
+  }
+  cfg.insecure = true;
+  EXPECT_EQ(dtask::exposure_error(cfg, false), "");
+}
+
+TEST(config, tls_needs_a_certificate_a_key_and_a_ca) {
+  caf::actor_system_config cfg;
+  EXPECT_EQ(dtask::tls_config_error(cfg), ""); // No TLS at all.
+  cfg.openssl_cafile = "/nonexistent/ca.pem";
+  EXPECT_NE(dtask::tls_config_error(cfg).find("openssl.certificate"),
+            std::string::npos);
+  cfg.openssl_certificate = "/nonexistent/node.pem";
+  EXPECT_NE(dtask::tls_config_error(cfg).find("openssl.key"),
+            std::string::npos);
+  cfg.openssl_key = "/nonexistent/node.key";
+  // All named, but the files cannot be loaded: the first one is named.
+  EXPECT_NE(dtask::tls_config_error(cfg).find("cannot load /nonexistent/node.pem"),
+            std::string::npos);
+  EXPECT_EQ(dtask::command_line_secret({"--openssl.key=k"}), "");
+  EXPECT_NE(dtask::command_line_secret({"--openssl.passphrase=x"}), "");
+}

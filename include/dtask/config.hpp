@@ -65,6 +65,9 @@ struct node_config {
   /// File the node appends its task events to (one line per start and stop
   /// of a worker, with monotonic times), for invariant checkers; empty: none.
   std::string event_log;
+  /// Listen on a non-loopback address without TLS (`[cluster] insecure`):
+  /// anyone who reaches the port can then act as a member.
+  bool insecure = false;
 
   /// The node's name in every output: `host:port`.
   std::string name() const {
@@ -103,7 +106,9 @@ inline const char* cluster_config_help() {
          "    retry-interval  duration  how often seeds are retried (500ms)\n"
          "    leave-timeout   duration  on SIGTERM, how long running tasks may\n"
          "                              finish before they are cut short (10s)\n"
-         "    event-log       string    file to append task events to (none)\n";
+         "    event-log       string    file to append task events to (none)\n"
+         "    insecure        bool      allow a non-loopback host without TLS "
+         "(false)\n";
 }
 
 namespace detail {
@@ -198,10 +203,16 @@ inline std::string read_cluster_config(const caf::settings& section,
         return key_error(key, "expected a positive integer, got "
                                 + caf::to_string(val));
       out.max_args_bytes = static_cast<uint64_t>(*num);
+    } else if (key == "insecure") {
+      auto flag = caf::get_if<bool>(&data);
+      if (flag == nullptr)
+        return key_error(key, "expected true or false, got "
+                                + caf::to_string(val));
+      out.insecure = *flag;
     } else {
       return key_error(key, "unknown key (known: host, port, seeds, "
                             "finished-ttl, max-args-bytes, retry-interval, "
-                            "leave-timeout, event-log)");
+                            "leave-timeout, event-log, insecure)");
     }
   }
   return {};

@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include "dtask/config.hpp"
 #include "dtask/task.hpp"
@@ -21,7 +22,35 @@ namespace dtask {
 /// within about 1 s) and the `sharing` scheduler. Call before `parse`; the
 /// config file and the command line still override the defaults. Clients call
 /// it too: heartbeat settings must match on both ends of a connection.
+///
+/// TLS: `configure` loads CAF's OpenSSL module. A config that names a
+/// certificate, key, CA file or CA path (`[openssl]` certificate, key,
+/// cafile, capath) makes every connection of the process mutual TLS, peers
+/// verified against the CA. The key's passphrase comes from the config file
+/// (`openssl.passphrase`) or the environment variable
+/// `DTASK_TLS_PASSPHRASE`, never from the command line.
 void configure(caf::actor_system_config& cfg);
+
+/// True if `cfg` names a certificate, key, CA file or CA path.
+bool tls_enabled(const caf::actor_system_config& cfg);
+
+/// With TLS: why the certificate, key (with its passphrase) and CA cannot
+/// be used, checked by loading them as each connection will (CAF would
+/// abort the process on the first connection otherwise). Empty if they
+/// can, or without TLS.
+std::string tls_config_error(const caf::actor_system_config& cfg);
+
+/// Why `args` may not be given on a command line (a passphrase); empty if
+/// they may.
+std::string command_line_secret(const std::vector<std::string>& args);
+
+/// What connects to peers: CAF's TLS connection manager with TLS, else the
+/// plain middleman.
+caf::io::middleman_actor network_of(caf::actor_system& sys);
+
+/// Why a node must not listen as configured: a host that is not a loopback
+/// address, without TLS and without `insecure`. Empty if it may.
+std::string exposure_error(const node_config& cfg, bool tls);
 
 /// A running node.
 struct node_handle {
