@@ -2,7 +2,7 @@
 // measures the runtime against baselines taken in the same run, stops
 // everything, and prints a table (or, with --json, one JSON object).
 //
-//   dtask-bench [--nodes=3] [--quick] [--json] [--n=20000]
+//   dtask-bench [--nodes=3] [--quick] [--tls] [--json] [--n=20000]
 //               [--failover-reps=5] [--failover-gap-ms=5000]
 //
 // Every figure is measured here, in this run; the targets and the original's
@@ -28,6 +28,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include "cluster_harness.hpp"
 #include "dtask/client.hpp"
@@ -206,6 +207,9 @@ struct params {
   /// parks its own starts meanwhile; 0 measures such back-to-back faults.
   int failover_gap_ms = 5000;
   int hang_reps = 3;
+  /// The cluster and the benchmark's client speak mutual TLS (the CAF
+  /// baseline stays plaintext: the ratio to it shows what TLS costs).
+  bool tls = false;
 };
 
 struct figures {
@@ -229,6 +233,8 @@ int main(int argc, char** argv) {
       return caf_echo_server();
     if (arg == "--quick")
       p.quick = true;
+    else if (arg == "--tls")
+      p.tls = true;
     else if (arg == "--json")
       p.json = true;
     else if (arg.rfind("--nodes=", 0) == 0)
@@ -241,7 +247,7 @@ int main(int argc, char** argv) {
       p.failover_gap_ms = std::max(0, std::atoi(arg.c_str() + 18));
     else {
       std::cerr << "usage: dtask-bench [--nodes=N] [--n=N] [--failover-reps=N] "
-                   "[--failover-gap-ms=MS] [--quick] [--json]"
+                   "[--failover-gap-ms=MS] [--quick] [--tls] [--json]"
                 << std::endl;
       return 2;
     }
@@ -260,8 +266,19 @@ int main(int argc, char** argv) {
       std::cerr << "dtask-bench: " << what << std::endl;
   };
   figures f;
+  // The cluster's nodes start after the baselines; with TLS, their
+  // certificates (and the client's) must exist before this process's
+  // actor system does.
+  dtask_test::cluster c{p.nodes};
   caf::actor_system_config cfg;
   dtask::configure(cfg);
+  if (p.tls) {
+    if (!c.use_tls())
+      return 1;
+    cfg.openssl_certificate = c.certs_dir() + "/client.pem";
+    cfg.openssl_key = c.certs_dir() + "/client.key";
+    cfg.openssl_cafile = c.certs_dir() + "/ca.pem";
+  }
   caf::actor_system sys{cfg};
 
   // Baselines.
@@ -291,8 +308,8 @@ int main(int argc, char** argv) {
   }
 
   // The cluster.
-  log("starting " + std::to_string(p.nodes) + " nodes");
-  dtask_test::cluster c{p.nodes};
+  log("starting " + std::to_string(p.nodes) + " nodes"
+      + (p.tls ? " (TLS)" : ""));
   if (!c.start_all()) {
     std::cerr << "dtask-bench: the cluster did not form" << std::endl;
     return 1;
@@ -323,8 +340,10 @@ int main(int argc, char** argv) {
   {
     caf::scoped_actor self{sys};
     dtask::orchestrator_api orch;
-    auto gw = sys.middleman().remote_actor<dtask::gateway_api>("127.0.0.1",
-                                                               c.port(0));
+    auto gw = p.tls ? caf::openssl::remote_actor<dtask::gateway_api>(
+                        sys, "127.0.0.1", c.port(0))
+                    : sys.middleman().remote_actor<dtask::gateway_api>(
+                        "127.0.0.1", c.port(0));
     if (gw)
       self->request(*gw, 5s, dtask::whereis_atom::value)
         .receive([&](dtask::orchestrator_ref& ref) { orch = ref.handle; },
@@ -538,6 +557,7 @@ int main(int argc, char** argv) {
       first = false;
     }
     out << ",\"param_quick\":" << (p.quick ? "true" : "false")
+        << ",\"param_tls\":" << (p.tls ? "true" : "false")
         << ",\"param_caf\":\"scheduler.policy=sharing, "
            "middleman.heartbeat-interval=100ms, "
            "middleman.connection-timeout=600ms\"}";
@@ -577,9 +597,9 @@ int main(int argc, char** argv) {
       std::printf(f.values[r.key] < 10 ? "%-30s %14.3f  %-16s %s\n"
                                        : "%-30s %14.1f  %-16s %s\n",
                   r.key, f.values[r.key], r.target, r.original);
-    std::printf("nodes %d, n %zu, window %zu, cores %u%s\n", p.nodes, p.n,
+    std::printf("nodes %d, n %zu, window %zu, cores %u%s%s\n", p.nodes, p.n,
                 p.window, std::thread::hardware_concurrency(),
-                p.quick ? ", quick" : "");
+                p.quick ? ", quick" : "", p.tls ? ", TLS" : "");
   }
   std::fflush(stdout);
   std::_Exit(0);
