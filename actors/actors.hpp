@@ -19,6 +19,8 @@
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "dtask/config.hpp"
@@ -164,6 +166,17 @@ struct node_context {
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;
+
+/// Stops a node's actor with an exit from the actor itself: the guard of a
+/// node's internal actors accepts exits only from local actors that name
+/// themselves (see `trusted_system_message` in node_actor.hpp), so code
+/// outside any actor stops them this way instead of `anon_send_exit`.
+template <class Handle>
+void stop_actor(const Handle& hdl, caf::exit_reason reason) {
+  auto self = caf::actor_cast<caf::actor>(hdl);
+  if (self)
+    caf::send_as(self, self, caf::exit_msg{self.address(), reason});
+}
 
 /// The node's share of the global name registry: owns the node's workers.
 registry_api spawn_registry(caf::actor_system& sys, node_context_ptr ctx);

@@ -272,8 +272,8 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
                   : sys.middleman().publish(supervisor, cfg.port,
                                             cfg.host.c_str(), true);
   if (!port) {
-    caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    stop_actor(supervisor, caf::exit_reason::user_shutdown);
+    stop_actor(registry, caf::exit_reason::user_shutdown);
     return std::move(port.error());
   }
   caf::anon_send(supervisor, join_atom::value);
@@ -287,8 +287,8 @@ void stop_node(caf::actor_system& sys, const node_handle& node) {
                                              uint16_t{0});
   else
     sys.middleman().unpublish(node.supervisor, 0);
-  caf::anon_send_exit(node.supervisor, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(node.registry, caf::exit_reason::user_shutdown);
+  stop_actor(node.supervisor, caf::exit_reason::user_shutdown);
+  stop_actor(node.registry, caf::exit_reason::user_shutdown);
 }
 
 std::string read_node_config(std::vector<std::string>& args,

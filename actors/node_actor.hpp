@@ -8,6 +8,7 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -42,9 +43,32 @@ public:
 /// actor system that it watches starts, and reset after it stopped.
 extern message_filter* active_message_filter;
 
-/// See the file comment. `Base` is `caf::event_based_actor` (workers) or
-/// the `base` of a typed interface (supervisor, registry, orchestrator).
-template <class Base>
+/// Whether a system message may reach a node's internal actor: an exit
+/// only from a local actor that names itself as its source (nothing in
+/// dtask links or stops its actors across nodes: a remote or anonymous
+/// exit is an attack, or a bug); a down message whose sender, if any, is
+/// its source (CAF sends it from the actor that went down, or from nobody
+/// when that actor is gone). Other messages pass.
+inline bool trusted_system_message(const caf::abstract_actor& self,
+                                   const caf::mailbox_element& x) {
+  auto& content = x.content();
+  if (content.match_elements<caf::exit_msg>()) {
+    auto& em = content.get_as<caf::exit_msg>(0);
+    return x.sender != nullptr && x.sender->node() == self.node()
+           && em.source == x.sender->address();
+  }
+  if (content.match_elements<caf::down_msg>()) {
+    auto& dm = content.get_as<caf::down_msg>(0);
+    return x.sender == nullptr || dm.source == x.sender->address();
+  }
+  return true;
+}
+
+/// See the file comment. `Base` is `caf::event_based_actor` (workers: their
+/// behaviour is the user's task, links included) or the `base` of a typed
+/// interface (supervisor, registry, orchestrator: `Guarded`, they also drop
+/// system messages that fail `trusted_system_message`).
+template <class Base, bool Guarded = false>
 class node_actor_base : public Base {
 public:
   explicit node_actor_base(caf::actor_config& cfg) : Base(cfg) {
@@ -59,6 +83,8 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    if (Guarded && !trusted_system_message(*this, x))
+      return caf::invoke_message_result::consumed;
     auto filter = active_message_filter;
     if (filter == nullptr)
       return Base::consume(x);
@@ -77,6 +103,6 @@ using node_actor = node_actor_base<caf::event_based_actor>;
 /// `Handle`.
 template <class State, class Handle>
 using typed_node_actor
-  = caf::stateful_actor<State, node_actor_base<typename Handle::base>>;
+  = caf::stateful_actor<State, node_actor_base<typename Handle::base, true>>;
 
 } // namespace dtask

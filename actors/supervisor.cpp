@@ -503,7 +503,7 @@ void init_state(supervisor_ptr self, node_context_ptr ctx,
   st.orchestrator_slot = orchestrator_slot;
   self->attach_functor([orchestrator_slot] {
     if (*orchestrator_slot)
-      caf::anon_send_exit(*orchestrator_slot, caf::exit_reason::user_shutdown);
+      stop_actor(*orchestrator_slot, caf::exit_reason::user_shutdown);
   });
 }
 

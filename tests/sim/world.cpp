@@ -182,7 +182,7 @@ void world::kill_node(int i) {
   trace("kill " + nd.name);
   for (auto& addr : nd.actors)
     if (auto h = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send_exit(h, caf::exit_reason::kill);
+      dtask::stop_actor(h, caf::exit_reason::kill);
   // Peers hear of it through their monitors (CAF sends the down messages);
   // what is on the wire to or from it is gone.
   for (int j = 0; j < opts_.nodes; ++j)
@@ -724,7 +724,7 @@ void world::shutdown() {
   for (auto& nd : nodes_)
     for (auto& addr : nd.actors)
       if (auto h = caf::actor_cast<caf::actor>(addr))
-        caf::anon_send_exit(h, caf::exit_reason::kill);
+        dtask::stop_actor(h, caf::exit_reason::kill);
   caf::anon_send_exit(client_, caf::exit_reason::kill);
   caf::anon_send_exit(network_, caf::exit_reason::kill);
   client_ = nullptr;

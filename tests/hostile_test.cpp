@@ -1,0 +1,105 @@
+// Messages a peer that reaches a node's port (plaintext loopback: anyone on
+// the machine) can send with one line of CAF, and what they must not do.
+// Each test failed before the fix it names.
+
+#include <fstream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <gtest/gtest.h>
+
+#include "cluster_harness.hpp"
+#include "dtask/node.hpp"
+#include "dtask/protocol.hpp"
+
+using namespace std::chrono_literals;
+using dtask_test::cluster;
+
+namespace {
+
+/// The lines of node `i`'s log that say a member or orchestrator went down.
+int downs(const cluster& c, int i) {
+  std::ifstream f{c.log(i)};
+  int n = 0;
+  for (std::string line; std::getline(f, line);)
+    if (line.find(" down") != std::string::npos)
+      ++n;
+  return n;
+}
+
+/// A process that talks to a node as any CAF program can.
+struct peer {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scoped_actor self;
+  dtask::gateway_api gateway;
+  dtask::orchestrator_ref orchestrator;
+
+  explicit peer(uint16_t port)
+    : sys((dtask::configure(cfg), cfg)), self(sys) {
+    auto gw = sys.middleman().remote_actor<dtask::gateway_api>("127.0.0.1",
+                                                               port);
+    if (!gw)
+      return;
+    gateway = *gw;
+    self->request(gateway, 5s, dtask::whereis_atom::value)
+      .receive([&](dtask::orchestrator_ref& ref) { orchestrator = ref; },
+               [](caf::error&) {});
+  }
+
+  /// A round trip to the gateway: what was sent before has arrived.
+  bool gateway_answers() {
+    bool ok = false;
+    self->request(gateway, 5s, dtask::whereis_atom::value)
+      .receive([&](dtask::orchestrator_ref&) { ok = true; },
+               [](caf::error&) {});
+    return ok;
+  }
+};
+
+} // namespace
+
+// Fixed by the guard of node_actor.hpp (`trusted_system_message`): without
+// it, the first exit message stopped the node's published actor.
+TEST(hostile, exit_messages_from_a_peer_stop_nothing) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  ASSERT_TRUE(p.gateway);
+  ASSERT_TRUE(p.orchestrator.handle);
+  auto epoch = p.orchestrator.epoch;
+  // Anonymous, and from this process's actor, to the published actor and
+  // to the orchestrator.
+  caf::anon_send_exit(p.gateway, caf::exit_reason::kill);
+  p.self->send_exit(p.gateway, caf::exit_reason::kill);
+  caf::anon_send_exit(p.orchestrator.handle, caf::exit_reason::kill);
+  p.self->send_exit(p.orchestrator.handle, caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(p.gateway_answers());
+  EXPECT_TRUE(c.formed());
+  auto res = c.cli({"start", "echo", "still-here", "--wait"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(c.cli({"nodes"}).lines.size(), 3u);
+  peer again{c.port(1)};
+  EXPECT_EQ(again.orchestrator.epoch, epoch) << "the orchestrator changed";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(downs(c, i), 0) << "node " << i;
+}
+
+// A down message sent by an actor that is not the one it names is dropped
+// (CAF sends a real one from the actor that went down). Without the guard,
+// the node dropped its orchestrator and elected another.
+TEST(hostile, a_forged_down_message_from_a_peer_is_dropped) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  ASSERT_TRUE(p.orchestrator.handle);
+  auto epoch = p.orchestrator.epoch;
+  p.self->send(caf::actor_cast<caf::actor>(p.gateway),
+               caf::down_msg{p.orchestrator.handle.address(),
+                             caf::exit_reason::remote_link_unreachable});
+  EXPECT_TRUE(p.gateway_answers());
+  peer again{c.port(0)};
+  EXPECT_EQ(again.orchestrator.epoch, epoch) << "the orchestrator changed";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(downs(c, i), 0) << "node " << i;
+}
