@@ -36,6 +36,7 @@
 #include "dtask/election.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/membership.hpp"
+#include "dtask/names.hpp"
 
 namespace dtask {
 
@@ -57,6 +58,8 @@ struct supervisor_state {
   seen_epochs epochs;
   /// True while a pre-vote (see `should_elect`) is under way.
   bool prevoting = false;
+  /// Epochs refused as impossible (see `valid_epoch`); logged once.
+  uint64_t refused_epochs = 0;
   /// The orchestrator this node follows.
   orchestrator_ref orchestrator;
   /// The orchestrator this node runs, if any.
@@ -162,8 +165,25 @@ void drop_orchestrator(supervisor_ptr self) {
 
 /// Records that an orchestrator of epoch `epoch` existed; the one this node
 /// follows steps down if that makes it outdated (see `seen_epochs`).
+/// False (and a log line, the first time) for an epoch no orchestrator of
+/// this cluster can have (see `valid_epoch`): a bug, or a peer that lies.
+bool plausible_epoch(supervisor_ptr self, uint64_t epoch,
+                     const std::string* node = nullptr) {
+  auto& st = self->state;
+  if (valid_epoch(epoch, st.ctx->voters, node))
+    return true;
+  if (st.refused_epochs++ == 0)
+    log_line{true} << "dtask-node " << own_name(self)
+                   << ": refused an impossible orchestrator epoch " << epoch
+                   << (node != nullptr ? " of " + escaped(*node) : "")
+                   << " (logged once)";
+  return false;
+}
+
 void note_epoch(supervisor_ptr self, uint64_t epoch) {
   auto& st = self->state;
+  if (!plausible_epoch(self, epoch))
+    return;
   if (!st.epochs.note(epoch) || !st.orchestrator.handle
       || !st.epochs.outdated(st.orchestrator.epoch))
     return;
@@ -177,6 +197,8 @@ void adopt(supervisor_ptr self, orchestrator_ref ref) {
   auto& st = self->state;
   if (st.members.reported_dead(ref.handle, node_time(self)))
     return; // Stale news from a peer that did not notice its death yet.
+  if (!plausible_epoch(self, ref.epoch, &ref.node))
+    return;
   if (st.epochs.outdated(ref.epoch))
     return; // Outdated (see seen_epochs).
   if (st.orchestrator.handle)

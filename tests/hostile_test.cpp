@@ -103,3 +103,41 @@ TEST(hostile, a_forged_down_message_from_a_peer_is_dropped) {
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(downs(c, i), 0) << "node " << i;
 }
+
+// Epochs no orchestrator of the cluster can have are refused (valid_epoch
+// in election.hpp). Before: an announced orchestrator of epoch UINT64_MAX
+// was adopted (requests went to whoever announced it), and a join naming
+// UINT64_MAX as the last epoch seen made the real orchestrator step down
+// for good (every later epoch looked outdated).
+TEST(hostile, impossible_orchestrator_epochs_are_refused) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  ASSERT_TRUE(p.orchestrator.handle);
+  auto epoch = p.orchestrator.epoch;
+  auto sup = caf::actor_cast<dtask::supervisor_api>(p.gateway);
+  auto fake = caf::actor_cast<dtask::orchestrator_internal_api>(
+    p.sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
+  // An orchestrator announced with an epoch near overflow, and one that
+  // claims another voter's epoch.
+  p.self->send(sup, dtask::orch_atom::value,
+               dtask::orchestrator_ref{fake, c.name(0), UINT64_MAX});
+  p.self->send(sup, dtask::orch_atom::value,
+               dtask::orchestrator_ref{fake, c.name(1),
+                                       ((epoch >> 8) + 5) << 8 | 0xFE});
+  // A join that claims to have seen an epoch near overflow.
+  bool answered = false;
+  p.self
+    ->request(sup, 5s, dtask::join_atom::value, dtask::member{},
+              uint64_t{UINT64_MAX})
+    .receive([&](dtask::cluster_view&) { answered = true; },
+             [](caf::error&) {});
+  EXPECT_TRUE(answered);
+  EXPECT_TRUE(p.gateway_answers());
+  peer again{c.port(0)};
+  EXPECT_EQ(again.orchestrator.epoch, epoch) << "the orchestrator changed";
+  EXPECT_NE(again.orchestrator.handle, fake);
+  auto res = c.cli({"start", "echo", "still-here", "--wait"}, 0);
+  EXPECT_EQ(res.rc, 0) << res.err;
+  caf::anon_send_exit(fake, caf::exit_reason::kill);
+}

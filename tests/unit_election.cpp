@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "dtask/election.hpp"
+#include "dtask/names.hpp"
 #include "dtask/membership.hpp"
 
 using namespace std::chrono_literals;
@@ -424,4 +425,44 @@ TEST(join_attempts, one_attempt_per_endpoint_at_a_time) {
   EXPECT_TRUE(joins.begin("b:2"));
   joins.end("a:1");
   EXPECT_TRUE(joins.begin("a:1"));
+}
+
+// -- valid_epoch: what a node accepts from peers ------------------------------
+
+TEST(valid_epoch, a_voters_own_epochs_are_valid) {
+  std::vector<std::string> voters{"a:1", "b:2", "c:3"};
+  std::string b = "b:2";
+  EXPECT_TRUE(dtask::valid_epoch(dtask::next_epoch(0, 1), voters, &b));
+  EXPECT_TRUE(dtask::valid_epoch(dtask::next_epoch(5000, 1), voters, &b));
+  EXPECT_TRUE(dtask::valid_epoch(0, voters)); // "none seen"
+  EXPECT_TRUE(dtask::valid_epoch(0x301, voters));
+}
+
+TEST(valid_epoch, an_epoch_of_another_voter_or_a_stranger_is_not) {
+  std::vector<std::string> voters{"a:1", "b:2", "c:3"};
+  std::string b = "b:2", x = "x:9";
+  EXPECT_FALSE(dtask::valid_epoch(dtask::next_epoch(0, 2), voters, &b));
+  EXPECT_FALSE(dtask::valid_epoch(dtask::next_epoch(0, 1), voters, &x));
+  EXPECT_FALSE(dtask::valid_epoch(0x1, voters, &b)); // Round 0: none.
+  EXPECT_FALSE(dtask::valid_epoch(0x103, voters)); // No fourth voter.
+}
+
+TEST(valid_epoch, epochs_near_overflow_are_refused) {
+  std::vector<std::string> voters{"a:1", "b:2", "c:3"};
+  std::string a = "a:1";
+  EXPECT_FALSE(dtask::valid_epoch(UINT64_MAX, voters));
+  EXPECT_FALSE(dtask::valid_epoch(UINT64_MAX & ~uint64_t{0xFF}, voters, &a));
+  EXPECT_FALSE(dtask::valid_epoch(dtask::max_epoch + 1, voters));
+  auto last = dtask::max_epoch & ~uint64_t{0xFF};
+  EXPECT_TRUE(dtask::valid_epoch(last, voters, &a));
+  // The next election from the largest accepted epoch still fits in 32 bits
+  // (incarnation epochs are orchestrator epoch << 32 | sequence).
+  EXPECT_LT(dtask::next_epoch(dtask::max_epoch, 2), uint64_t{1} << 32);
+}
+
+TEST(escaped, control_characters_and_long_names_cannot_forge_log_lines) {
+  EXPECT_EQ(dtask::escaped("node-1:4101"), "node-1:4101");
+  EXPECT_EQ(dtask::escaped("a\nb\\c"), "a\\x0ab\\x5cc");
+  EXPECT_EQ(dtask::escaped(std::string(100, 'x'), 10), "xxxxxxxxxx...");
+  EXPECT_EQ(dtask::escaped("\xff"), "\\xff");
 }

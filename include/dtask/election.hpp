@@ -125,6 +125,28 @@ inline uint64_t next_epoch(uint64_t last_epoch, size_t voter_index) {
   return (((last_epoch >> 8) + 1) << 8) | (voter_index & 0xFF);
 }
 
+/// The largest orchestrator epoch a node accepts: an incarnation's epoch is
+/// (orchestrator epoch << 32) | sequence, so the orchestrator epoch must fit
+/// in 32 bits (2^23 elections), with room for the next one. A larger one
+/// (a bug, or a peer that lies: UINT64_MAX made every later orchestrator
+/// look outdated, a permanent outage) is refused.
+constexpr uint64_t max_epoch = (uint64_t{1} << 31) - 1;
+
+/// Whether `epoch` can be an orchestrator epoch of this cluster: not above
+/// `max_epoch`, and, if `node` is given, started by that voter (its index
+/// is the epoch's low byte). Epoch 0 means "none seen" and is valid without
+/// a node.
+inline bool valid_epoch(uint64_t epoch, const std::vector<std::string>& voters,
+                        const std::string* node = nullptr) {
+  if (epoch > max_epoch)
+    return false;
+  if (node == nullptr)
+    return epoch == 0 || (epoch & 0xFF) < voters.size();
+  auto i = voter_index(voters, *node);
+  return i < voters.size() && voters[i] == *node && (epoch & 0xFF) == i
+         && epoch >= 0x100;
+}
+
 /// The highest orchestrator epoch this node has seen. An orchestrator below
 /// it is outdated for good, even once the newer one is gone: a side that was
 /// cut off keeps its old orchestrator, and adopting that again after a heal

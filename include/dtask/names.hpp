@@ -24,4 +24,25 @@ inline std::string check_name(const std::string& name) {
   return {};
 }
 
+/// `text` as a log line may show it: printable ASCII as is, every other
+/// byte as \xNN, at most `limit` bytes of it (then "..."), so that a name
+/// from the wire can neither forge log lines nor flood the log.
+inline std::string escaped(const std::string& text, size_t limit = 80) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < limit; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  if (text.size() > limit)
+    out += "...";
+  return out;
+}
+
 } // namespace dtask
