@@ -72,6 +72,18 @@
 //     and tell each other that epoch in `join`: the old orchestrator of a
 //     side that was cut off steps down instead of coming back after the
 //     newer one died (supervisor.cpp, `note_epoch`).
+//     Epochs live only in the processes' memory (there is no disk): a
+//     supervisor that knows no epoch (its process is new, and so was every
+//     node it joined or that joined it) elects only once it sees every
+//     voter (election.hpp, `epoch_unknown`). Every voter tells its highest
+//     epoch in `join`, so a survivor that remembers the last epoch is heard
+//     before the next one is chosen, and round 1 (the only orchestrator
+//     that is not a takeover in (d)) is chosen only when no voter remembers
+//     any: at the first boot, or after every voter restarted. Without this,
+//     a majority of voters that all restarted, cut off from the one voter
+//     still alive, elected round 1 again: the dead orchestrator's own epoch,
+//     incarnation epochs repeating the old ones, and no wait of (d) for the
+//     survivor's leases (seed 8415661990).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -931,7 +943,8 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
     st.members.emplace(m.node, m);
   }
   st.ring.assign(std::move(names));
-  // A takeover unless this is the first round of elections.
+  // A takeover unless this is the first round of elections (elected only
+  // by a node that sees every voter, none of which knows an epoch: (e)).
   st.quorum = quorum_tracker{st.ctx->quorum(), (epoch >> 8) > 1};
   start_syncing(self, members);
   self->send(self, tick_atom::value);

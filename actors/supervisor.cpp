@@ -14,7 +14,9 @@
 // Election: every supervisor monitors the orchestrator it follows. When it
 // dies, the live voter (a node of the `seeds` list) with the smallest name
 // starts a new one with the next epoch and announces it, if it sees a strict
-// majority of the voters; the others adopt the announcement. A side without
+// majority of the voters (every voter, if it knows no epoch: a voter it
+// cannot see may remember the last one, see election.hpp); the others adopt
+// the announcement. A side without
 // a majority elects nobody and answers starts with `no_quorum` (the
 // orchestrator's own majority check, based on leases, is what makes this
 // safe: see orchestrator.cpp). Conflicting orchestrators (two that started
@@ -282,6 +284,7 @@ void elect(supervisor_ptr self, bool prevoted) {
   v.first_round_done = st.joins.first_round_done();
   v.prevoting = st.prevoting;
   v.prevoted = prevoted;
+  v.last_epoch = st.epochs.highest();
   switch (should_elect(v, node_time(self))) {
     case election_verdict::elect:
       start_orchestrator(self);

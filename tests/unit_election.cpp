@@ -33,6 +33,8 @@ struct election_test : ::testing::Test {
   bool first_round_done = true;
   bool prevoting = false;
   bool prevoted = true;
+  /// It knows an epoch (not the first boot).
+  uint64_t last_epoch = 256;
 
   void SetUp() override {
     members.start_watchdog(t0);
@@ -45,6 +47,7 @@ struct election_test : ::testing::Test {
     v.first_round_done = first_round_done;
     v.prevoting = prevoting;
     v.prevoted = prevoted;
+    v.last_epoch = last_epoch;
     return dtask::should_elect(v, now);
   }
 
@@ -110,6 +113,37 @@ TEST_F(election_test, not_without_a_majority) {
   EXPECT_EQ(decide(t0 + 10s), election_verdict::no_majority);
 }
 
+TEST_F(election_test, not_knowing_an_epoch_without_every_voter) {
+  // A majority of voters that all restarted knows no epoch; the voter it
+  // cannot see may remember the last one (seed 8415661990).
+  last_epoch = 0;
+  EXPECT_EQ(decide(), election_verdict::epoch_unknown);
+  members.add(node("c:3"));
+  EXPECT_EQ(decide(), election_verdict::elect);
+}
+
+TEST_F(election_test, epoch_unknown_comes_after_no_majority) {
+  last_epoch = 0;
+  members.remove("b:2", t0);
+  EXPECT_EQ(decide(t0 + 10s), election_verdict::no_majority);
+}
+
+TEST(membership, sees_all_voters_counts_self_and_voter_peers) {
+  membership a{node("a:1"), three_voters};
+  EXPECT_FALSE(a.sees_all_voters());
+  a.add(node("b:2"));
+  a.add(node("x:9"));
+  EXPECT_FALSE(a.sees_all_voters());
+  a.add(node("c:3"));
+  EXPECT_TRUE(a.sees_all_voters());
+  membership outsider{node("0:9"), three_voters};
+  outsider.add(node("a:1"));
+  outsider.add(node("b:2"));
+  EXPECT_FALSE(outsider.sees_all_voters());
+  outsider.add(node("c:3"));
+  EXPECT_TRUE(outsider.sees_all_voters());
+}
+
 TEST_F(election_test, not_while_a_smaller_voter_is_live) {
   membership b{node("b:2"), three_voters};
   b.start_watchdog(t0);
@@ -117,6 +151,7 @@ TEST_F(election_test, not_while_a_smaller_voter_is_live) {
   dtask::election_view v{b};
   v.first_round_done = true;
   v.prevoted = true;
+  v.last_epoch = 256;
   EXPECT_EQ(dtask::should_elect(v, t0), election_verdict::smaller_voter_exists);
 }
 
@@ -208,6 +243,7 @@ TEST_F(election_test, a_smaller_voter_that_is_leaving_does_not_block) {
   dtask::election_view v{b};
   v.first_round_done = true;
   v.prevoted = true;
+  v.last_epoch = 256;
   EXPECT_EQ(dtask::should_elect(v, t0), election_verdict::elect);
 }
 

@@ -7,7 +7,8 @@
 // unit-tested in tests/unit_election.cpp.
 //
 // The live voter (a node of the `seeds` list) with the smallest name that is
-// not leaving elects itself, if it sees a strict majority of the voters. A
+// not leaving elects itself, if it sees a strict majority of the voters (every
+// voter, if neither it nor any node it met knows an orchestrator epoch). A
 // side without a majority elects nobody (the orchestrator's own majority
 // check, based on leases, is what makes this safe: see orchestrator.cpp).
 // Conflicting orchestrators (two that started while the nodes could not see
@@ -52,6 +53,11 @@ enum class election_verdict {
   not_a_voter,
   /// This node does not see a strict majority of the voters.
   no_majority,
+  /// This node knows no orchestrator epoch (nor did any node it joined, or
+  /// that joined it), and does not see every voter: a voter it cannot
+  /// reach may remember the last epoch (a majority that restarted forgot
+  /// it), and an epoch chosen without it could be one already used.
+  epoch_unknown,
   /// A live voter peer with a smaller name elects; its announcement will
   /// come.
   smaller_voter_exists,
@@ -73,6 +79,9 @@ struct election_view {
   bool prevoting = false;
   /// This decision is taken with the answers of a pre-vote.
   bool prevoted = false;
+  /// The highest orchestrator epoch this node has seen (`seen_epochs`):
+  /// 0 if it knows none.
+  uint64_t last_epoch = 0;
 };
 
 /// Whether this node starts an orchestrator at `now`; the first reason that
@@ -92,6 +101,15 @@ inline election_verdict should_elect(const election_view& v,
     return election_verdict::not_a_voter;
   if (!m.sees_majority())
     return election_verdict::no_majority;
+  // Epochs live only in the processes' memory. A majority of voters that
+  // all restarted knows none, while a voter cut off from it may still
+  // remember the last one (and run its tasks): electing now would give the
+  // new orchestrator that epoch again, and its incarnations the epochs
+  // (fencing tokens) of the old ones. Every voter answered `join` with the
+  // highest epoch it saw, so a node that sees every voter and still knows
+  // none knows that no voter remembers one (the first boot).
+  if (v.last_epoch == 0 && !m.sees_all_voters())
+    return election_verdict::epoch_unknown;
   auto next = m.next_voter();
   if (next != nullptr && next->node < m.self().node)
     return election_verdict::smaller_voter_exists;

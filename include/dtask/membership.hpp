@@ -218,6 +218,16 @@ public:
     return n >= voters_.size() / 2 + 1;
   }
 
+  /// True if this node sees every voter: the voter peers, and itself if it
+  /// is a voter.
+  bool sees_all_voters() const {
+    size_t n = is_voter(self_.node) ? 1 : 0;
+    for (auto& kvp : peers_)
+      if (is_voter(kvp.first))
+        ++n;
+    return n == voters_.size();
+  }
+
   /// The live voter peer with the smallest name that is not leaving: the
   /// next to be elected (after this node, if its name is smaller).
   const member* next_voter() const {
