@@ -99,6 +99,16 @@ public:
 
 using node_actor = node_actor_base<caf::event_based_actor>;
 
+/// True if the message `self` handles now is one it sent itself. Timers
+/// (`tick`, `flush`, `watchdog`, `resync`) are self-messages in a typed
+/// interface; one from anyone else is dropped, or each would start another
+/// timer chain that repeats forever (at most one chain per actor and
+/// purpose, whatever arrives).
+template <class Self>
+bool from_self(Self* self) {
+  return self->current_sender() == self->ctrl();
+}
+
 /// The stateful actor type of a node's actor with the typed interface
 /// `Handle`.
 template <class State, class Handle>

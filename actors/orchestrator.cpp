@@ -992,15 +992,22 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
     [=](flush_atom) -> caf::result<void> {
       if (!live())
         return caf::skip;
-      flush(self);
+      if (from_self(self))
+        flush(self);
       return caf::unit;
     },
     [=](peers_atom, std::vector<member>& members) {
       set_members(self, members);
       go_live(self);
     },
-    [=](tick_atom) { tick(self); },
-    [=](resync_atom, const member& m) { resync(self, m); },
+    [=](tick_atom) {
+      if (from_self(self))
+        tick(self);
+    },
+    [=](resync_atom, const member& m) {
+      if (from_self(self))
+        resync(self, m);
+    },
     [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
       grant_lease(self, epoch, sent_ns);
     },

@@ -853,8 +853,14 @@ registry_api::behavior_type registry(registry_ptr self,
         const std::vector<task_key>& removals) {
       self->state.mirrors.remove(origin, removals);
     },
-    [=](flush_atom) { flush(self); },
-    [=](tick_atom) { tick(self); },
+    [=](flush_atom) {
+      if (from_self(self))
+        flush(self);
+    },
+    [=](tick_atom) {
+      if (from_self(self))
+        tick(self);
+    },
   };
 }
 

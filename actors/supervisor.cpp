@@ -60,6 +60,8 @@ struct supervisor_state {
   seen_epochs epochs;
   /// True while a pre-vote (see `should_elect`) is under way.
   bool prevoting = false;
+  /// Set by the first `(join)`: joining (and its timers) starts once.
+  bool joining = false;
   /// Epochs refused as impossible (see `valid_epoch`); logged once.
   uint64_t refused_epochs = 0;
   /// The orchestrator this node follows.
@@ -438,6 +440,9 @@ void try_connect(supervisor_ptr self, const std::string& node,
 /// seeds, the retry tick.
 void start_joining(supervisor_ptr self) {
   auto& st = self->state;
+  if (st.joining)
+    return; // Once: each call would start more timer chains.
+  st.joining = true;
   st.members.start_watchdog(node_time(self));
   self->delayed_send(self, watchdog_interval, watchdog_atom::value);
   std::vector<std::string> seeds;
@@ -570,8 +575,14 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
     },
     [=](join_atom) { start_joining(self); },
     [=](leave_atom) -> caf::result<bool> { return leave(self); },
-    [=](tick_atom) { on_tick(self); },
-    [=](watchdog_atom) { on_watchdog(self); },
+    [=](tick_atom) {
+      if (from_self(self))
+        on_tick(self);
+    },
+    [=](watchdog_atom) {
+      if (from_self(self))
+        on_watchdog(self);
+    },
   };
 }
 

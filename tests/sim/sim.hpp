@@ -45,6 +45,10 @@ struct sim_options {
   /// Check only the safety invariants (see `is_callback_violation`).
   bool safety_only = false;
   dtask::mutation mutation = dtask::mutation::none;
+  /// At the start, this many timer messages (`tick`, `flush`, `watchdog`,
+  /// `join`) from outside to every node's supervisor and registry: each
+  /// must be dropped, not start another timer chain.
+  int flood = 0;
 };
 
 struct sim_result {

@@ -625,6 +625,14 @@ sim_result world::run() {
   network_ = sys_->spawn(sim_network, this);
   for (int i = 0; i < opts_.nodes; ++i)
     start_node(i);
+  for (int k = 0; k < opts_.flood; ++k)
+    for (auto& nd : nodes_) {
+      caf::anon_send(nd.supervisor, dtask::tick_atom::value);
+      caf::anon_send(nd.supervisor, dtask::watchdog_atom::value);
+      caf::anon_send(nd.supervisor, dtask::join_atom::value);
+      caf::anon_send(nd.registry, dtask::tick_atom::value);
+      caf::anon_send(nd.registry, dtask::flush_atom::value);
+    }
   schedule_faults();
   client_ = sys_->spawn(sim_client, this, opts_.starts, opts_.fault_ms);
   auto faults_end = t0_ + milliseconds(opts_.fault_ms);
