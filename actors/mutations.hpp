@@ -33,4 +33,9 @@ inline bool mutated(mutation m) noexcept {
   return active_mutation == m;
 }
 
+/// Where a new orchestrator's task sequence starts: 0 in every real
+/// process. The simulation starts it a few hundred below 2^32 - 1 to check
+/// that it never wraps into the epoch bits (`dtask-sim --first-sequence`).
+extern uint64_t first_task_sequence;
+
 } // namespace dtask

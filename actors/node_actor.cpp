@@ -13,4 +13,6 @@ message_filter* active_message_filter = nullptr;
 
 mutation active_mutation = mutation::none;
 
+uint64_t first_task_sequence = 0;
+
 } // namespace dtask

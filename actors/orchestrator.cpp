@@ -65,7 +65,8 @@
 //       later starts). This is the usual case (the orchestrator's node
 //       died), and then starts of new names succeed at once.
 // (e) Fencing. Every incarnation carries an epoch (orchestrator epoch << 32
-//     | sequence) that only grows; registries refuse spawn orders and ignore
+//     | sequence) that only grows (an orchestrator whose sequence is used
+//     up steps down rather than wrap, `next_incarnation`); registries refuse spawn orders and ignore
 //     acknowledgements from orchestrators older than the one they follow,
 //     and discard outcomes of workers whose lease ran out. Supervisors
 //     never adopt an orchestrator below the highest epoch they have seen,
@@ -618,6 +619,21 @@ caf::error check_start(orchestrator_ptr self, const std::string& type,
   return caf::none;
 }
 
+/// The epoch of the next incarnation: (orchestrator epoch << 32) | sequence.
+/// None once the sequence is used up (2^32 - 1 incarnations in one epoch):
+/// then this orchestrator steps down, and the next election takes a higher
+/// epoch, instead of letting the sequence run into the epoch bits (two
+/// incarnations could share an epoch, and fencing tokens would not grow).
+caf::optional<uint64_t> next_incarnation(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (st.seq < UINT32_MAX)
+    return (st.epoch << 32) | ++st.seq;
+  log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
+             << st.epoch << " used up its task sequence; stepping down";
+  self->quit(caf::exit_reason::user_shutdown);
+  return caf::none;
+}
+
 caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
                             caf::message& args, start_options& opts) {
   auto& st = self->state;
@@ -671,7 +687,12 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
     return make_error(errc::no_orchestrator, "the orchestrator has no members");
   auto& node = st.ring.owner(opts.name);
   auto& target = st.members[node];
-  auto epoch = (st.epoch << 32) | ++st.seq;
+  auto next = next_incarnation(self);
+  if (!next)
+    return make_error(errc::no_orchestrator,
+                      "the orchestrator used up its task sequence; the "
+                      "cluster elects a new one");
+  auto epoch = *next;
   auto& rec_new = st.table.begin(opts.name, node, epoch, opts.token,
                                  opts.callback);
   if (opts.restart != restart_policy::never) {
@@ -729,7 +750,10 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
     auto target = st.members.find(target_node);
     if (target_node == node || target == st.members.end())
       continue; // Not placeable now; declared lost below.
-    auto epoch = (st.epoch << 32) | ++st.seq;
+    auto next = next_incarnation(self);
+    if (!next)
+      return; // Stepping down: the next orchestrator decides.
+    auto epoch = *next;
     auto rec = st.table.restart(t.first, t.second, target_node, epoch);
     if (rec == nullptr)
       continue;
@@ -934,6 +958,7 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = epoch;
+  st.seq = first_task_sequence;
   st.table = task_table{st.ctx->config.finished_ttl};
   std::vector<std::string> names;
   for (auto& m : members) {

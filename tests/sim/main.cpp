@@ -4,6 +4,8 @@
 //   dtask-sim --seed=S [--trace] [--trace-hash]
 //   dtask-sim --list-mutations | --mutate=NAME ...
 //   more knobs: --starts=300 --faults=12 --fault-ms=20000 --drain-ms=15000
+//   --first-sequence=N: where orchestrators' task sequences start (near
+//   2^32 - 1: they must step down, never wrap)
 //   --flood=N: at the start, N timer messages (tick, flush, watchdog, join)
 //   from outside to every node's supervisor and registry
 //   --check=safety: only the safety invariants (sim.hpp), not the callbacks
@@ -108,6 +110,10 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
       if (!number(x))
         return false;
       c.opts.drain_ms = static_cast<int64_t>(x);
+    } else if (key == "--first-sequence") {
+      if (!number(x))
+        return false;
+      c.opts.first_sequence = x;
     } else if (key == "--flood") {
       if (!number(x))
         return false;

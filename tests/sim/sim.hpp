@@ -49,6 +49,9 @@ struct sim_options {
   /// `join`) from outside to every node's supervisor and registry: each
   /// must be dropped, not start another timer chain.
   int flood = 0;
+  /// Where every orchestrator's task sequence starts (see
+  /// `dtask::first_task_sequence`).
+  uint64_t first_sequence = 0;
 };
 
 struct sim_result {

@@ -114,6 +114,7 @@ world::world(const sim_options& opts) : opts_(opts), rng_(opts.seed) {
   saved_cout_ = std::cout.rdbuf(trace_.rdbuf());
   saved_cerr_ = std::cerr.rdbuf(trace_.rdbuf());
   dtask::active_mutation = opts.mutation;
+  dtask::first_task_sequence = opts.first_sequence;
   dtask::active_message_filter = this;
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
@@ -137,6 +138,7 @@ world::~world() {
   shutdown();
   dtask::active_message_filter = nullptr;
   dtask::active_mutation = dtask::mutation::none;
+  dtask::first_task_sequence = 0;
   std::cout.rdbuf(saved_cout_);
   std::cerr.rdbuf(saved_cerr_);
 }
