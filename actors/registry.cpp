@@ -490,6 +490,9 @@ void spawn(registry_ptr self, spawn_order& order,
     case task_book::hold::none:
       break;
   }
+  if (st.book.running() >= st.ctx->config.max_running)
+    return refuse(make_error(errc::capacity, st.ctx->name,
+                             st.ctx->config.max_running));
   auto& entry = st.book.admit(std::move(order));
   if (!st.mirror_to || mutated(mutation::spawn_before_mirror)) {
     rp.deliver(launch(self, entry));

@@ -109,6 +109,7 @@ public:
     if (i != entries_.end())
       displaced_.push_back(std::move(i->second));
     auto& entry = entries_[order.name];
+    ++running_;
     entry.state = task_state::running;
     entry.ended = nullptr;
     entry.worker = nullptr;
@@ -130,6 +131,7 @@ public:
     if (ordered(key) == nullptr)
       return false;
     entries_.erase(key.name);
+    --running_;
     return true;
   }
 
@@ -183,6 +185,7 @@ public:
     if (!j->second.running())
       return result;
     result.ended = true;
+    --running_;
     if (result.info.result) {
       auto& r = *result.info.result;
       j->second.finish(r.state, std::move(r.result), std::move(r.reason));
@@ -210,6 +213,7 @@ public:
       if (!entry.running())
         continue;
       result.emplace_back(&entry, std::move(entry.worker));
+      --running_;
       entry.worker = nullptr;
       entry.finish(task_state::lost, caf::message{}, reason);
       entry.order.args = caf::message{};
@@ -229,7 +233,9 @@ public:
   /// worker first). Returns false if the book holds no such incarnation
   /// (perhaps a mirrored one).
   bool forget(const task_key& key) {
-    if (find(key) != nullptr) {
+    if (auto entry = find(key)) {
+      if (entry->running())
+        --running_;
       entries_.erase(key.name);
       return true;
     }
@@ -271,12 +277,9 @@ public:
     return result;
   }
 
-  size_t running() const {
-    size_t n = 0;
-    for (auto& kvp : entries_)
-      if (kvp.second.running())
-        ++n;
-    return n;
+  /// How many entries are running (ordered or launched).
+  size_t running() const noexcept {
+    return running_;
   }
 
   /// True once nothing runs and every outcome was acknowledged.
@@ -319,6 +322,7 @@ private:
   std::vector<local_entry> displaced_;
   std::unordered_map<caf::actor_addr, worker_info> workers_;
   std::unordered_map<std::string, uint32_t> stopping_;
+  size_t running_ = 0;
 };
 
 } // namespace dtask

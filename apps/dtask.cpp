@@ -128,6 +128,9 @@ int report(const caf::error& err) {
     case dtask::errc::args_too_large:
       out += ",\"size\":" + number(0) + ",\"limit\":" + number(1);
       break;
+    case dtask::errc::capacity:
+      out += ",\"node\":" + text(0) + ",\"limit\":" + number(1);
+      break;
     default:
       out += ",\"reason\":" + text(0);
   }

@@ -141,3 +141,26 @@ TEST(hostile, impossible_orchestrator_epochs_are_refused) {
   EXPECT_EQ(res.rc, 0) << res.err;
   caf::anon_send_exit(fake, caf::exit_reason::kill);
 }
+
+// A node runs at most `max-running` tasks; a start beyond it is refused
+// with `capacity` (naming the node and the limit), nothing else changes,
+// and a slot that frees up is used again. Before: no bound at all.
+TEST(bounds, a_node_runs_at_most_max_running_tasks) {
+  cluster c{1, "max-running=2"};
+  ASSERT_TRUE(c.start_all());
+  EXPECT_EQ(c.cli({"start", "sleep", "60000", "--name=a"}).rc, 0);
+  auto b = c.cli({"start", "sleep", "800", "--name=b"});
+  EXPECT_EQ(b.rc, 0) << b.err;
+  auto full = c.cli({"start", "sleep", "60000", "--name=c"});
+  EXPECT_EQ(full.rc, 1);
+  EXPECT_EQ(full.field("error"), "capacity");
+  EXPECT_EQ(full.field("node"), c.name(0));
+  EXPECT_EQ(full.field("limit"), "2");
+  EXPECT_EQ(c.cli({"status", "c"}).field("error"), "not_found");
+  EXPECT_EQ(c.cli({"status", "a"}).field("state"), "running");
+  // Once b ended, its slot takes a new task.
+  EXPECT_TRUE(dtask_test::wait_until(
+    [&] { return c.cli({"status", "b"}).field("state") == "done"; }, 10s));
+  auto again = c.cli({"start", "sleep", "60000", "--name=c"});
+  EXPECT_EQ(again.rc, 0) << again.err;
+}

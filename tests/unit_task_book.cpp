@@ -46,6 +46,17 @@ struct task_book_test : ::testing::Test {
   void stop(const caf::actor& w) {
     caf::anon_send_exit(w, caf::exit_reason::kill);
   }
+
+  /// The running count the book keeps, recounted from its entries after
+  /// every test (it bounds the node's tasks: `max-running`).
+  void TearDown() override {
+    size_t n = 0;
+    book.for_each_newest([&](const dtask::local_entry& e) {
+      if (e.running())
+        ++n;
+    });
+    EXPECT_EQ(book.running(), n) << "the running count drifted";
+  }
 };
 
 auto no_reason = [] { return std::string{"stopped"}; };

@@ -57,6 +57,9 @@ struct node_config {
   std::chrono::milliseconds finished_ttl{60000};
   /// Largest serialized size of a task's arguments.
   uint64_t max_args_bytes = 64 * 1024;
+  /// Most tasks a node runs at once; a start beyond it is refused
+  /// (`capacity`). About 2 KB of memory per running task in the cluster.
+  uint64_t max_running = 100000;
   /// How often the supervisor retries seeds and unreachable members.
   std::chrono::milliseconds retry_interval{500};
   /// How long a leaving node (SIGTERM) waits for its running tasks before it
@@ -103,6 +106,8 @@ inline const char* cluster_config_help() {
          "    finished-ttl    duration  how long finished tasks are kept (60s)\n"
          "    max-args-bytes  integer   largest serialized task arguments "
          "(65536)\n"
+         "    max-running     integer   most tasks a node runs at once "
+         "(100000)\n"
          "    retry-interval  duration  how often seeds are retried (500ms)\n"
          "    leave-timeout   duration  on SIGTERM, how long running tasks may\n"
          "                              finish before they are cut short (10s)\n"
@@ -203,6 +208,12 @@ inline std::string read_cluster_config(const caf::settings& section,
         return key_error(key, "expected a positive integer, got "
                                 + caf::to_string(val));
       out.max_args_bytes = static_cast<uint64_t>(*num);
+    } else if (key == "max-running") {
+      auto num = caf::get_if<int64_t>(&data);
+      if (num == nullptr || *num < 1)
+        return key_error(key, "expected a positive integer, got "
+                                + caf::to_string(val));
+      out.max_running = static_cast<uint64_t>(*num);
     } else if (key == "insecure") {
       auto flag = caf::get_if<bool>(&data);
       if (flag == nullptr)
@@ -211,7 +222,8 @@ inline std::string read_cluster_config(const caf::settings& section,
       out.insecure = *flag;
     } else {
       return key_error(key, "unknown key (known: host, port, seeds, "
-                            "finished-ttl, max-args-bytes, retry-interval, "
+                            "finished-ttl, max-args-bytes, max-running, "
+                            "retry-interval, "
                             "leave-timeout, event-log, insecure)");
     }
   }

@@ -37,6 +37,9 @@ enum class errc : uint8_t {
   /// This side of the cluster does not reach a strict majority of the
   /// cluster's members (the `seeds` list): it accepts no starts. Context: (why).
   no_quorum,
+  /// The node the ring picked for the task runs `max-running` tasks
+  /// already. Context: (node, limit).
+  capacity,
 };
 
 /// Short, stable, machine-readable name of an error code ("already_running").
@@ -51,6 +54,7 @@ inline const char* to_string(errc x) {
     case errc::node_down: return "node_down";
     case errc::stale_orchestrator: return "stale_orchestrator";
     case errc::no_quorum: return "no_quorum";
+    case errc::capacity: return "capacity";
   }
   return "unknown_error";
 }

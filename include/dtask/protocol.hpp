@@ -235,7 +235,8 @@ typename Inspector::result_type inspect(Inspector& f, start_options& x) {
 ///
 /// - `(start, type, args, options) -> task_ref`, or an error:
 ///   `already_running` (context: name, node, worker), `unknown_task_type`,
-///   `invalid_name`, `args_too_large`, `node_down`, `no_orchestrator`.
+///   `invalid_name`, `args_too_large`, `node_down`, `no_orchestrator`,
+///   `capacity` (context: node, limit).
 /// - `(status, name) -> task_status`, or `not_found`.
 /// - `(list) -> vector<task_status>`: running and remembered tasks.
 /// - `(nodes) -> vector<node_info>`: the live members.
