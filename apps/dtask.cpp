@@ -19,6 +19,7 @@ const char* usage =
   "usage: dtask --connect=HOST:PORT COMMAND [ARGS]\n"
   "commands:\n"
   "  start TYPE [ARG...] [--name=NAME] [--wait] [--timeout=SECONDS]\n"
+  "        (--wait: wait for the outcome, at most --timeout, default 3600)\n"
   "        [--restart=never|on-node-loss]\n"
   "  status NAME\n"
   "  list\n"
@@ -156,13 +157,30 @@ int usage_error(const std::string& what) {
   return 2;
 }
 
+/// `text` as a whole number in [lo, hi]: digits only (no unit, sign or
+/// exponent), else false.
+bool parse_count(const std::string& text, long lo, long hi, long& out) {
+  if (text.empty() || text.size() > 12
+      || text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  auto x = std::stoll(text);
+  if (x < lo || x > hi)
+    return false;
+  out = static_cast<long>(x);
+  return true;
+}
+
+/// How long `--wait` waits for the outcome without `--timeout`: a lost
+/// callback must not hang a script forever.
+constexpr long default_wait_s = 3600;
+
 } // namespace
 
 int main(int argc, char** argv) {
   std::string connect;
   std::string name;
   bool wait = false;
-  long timeout_s = 0;
+  long timeout_s = default_wait_s;
   long window_ms = dtask::default_retry_window.count();
   std::vector<std::string> positional;
   std::vector<std::string> caf_args;
@@ -199,13 +217,14 @@ int main(int argc, char** argv) {
         return usage_error("--restart= takes never or on-node-loss, not "
                            + quote(policy));
     } else if (arg.rfind("--timeout=", 0) == 0) {
-      timeout_s = std::atol(value("--timeout=").c_str());
-      if (timeout_s <= 0)
-        return usage_error("--timeout= needs a positive number of seconds");
+      if (!parse_count(value("--timeout="), 1, 7 * 24 * 3600, timeout_s))
+        return usage_error("--timeout= takes whole seconds, 1 to 604800 "
+                           "(a week), not " + quote(value("--timeout=")));
     } else if (arg.rfind("--retry-window=", 0) == 0) {
-      window_ms = std::atol(value("--retry-window=").c_str());
-      if (window_ms <= 0)
-        return usage_error("--retry-window= needs a positive number of ms");
+      if (!parse_count(value("--retry-window="), 1, 3600 * 1000, window_ms))
+        return usage_error("--retry-window= takes whole milliseconds, 1 to "
+                           "3600000 (an hour), not "
+                           + quote(value("--retry-window=")));
     } else if (arg.rfind("--openssl.passphrase", 0) == 0) {
       return usage_error(dtask::command_line_secret({arg}));
     } else if (arg.rfind("--config-file=", 0) == 0
@@ -275,15 +294,12 @@ int main(int argc, char** argv) {
           std::cout << to_json(st) << std::endl;
           rc = st.state == dtask::task_state::done ? 0 : 1;
         };
-        if (timeout_s > 0)
-          callback->receive(on_status,
-                            caf::after(std::chrono::seconds(timeout_s)) >> [&] {
-                              std::cerr << "dtask: no outcome within "
-                                        << timeout_s << " s" << std::endl;
-                              rc = 2;
-                            });
-        else
-          callback->receive(on_status);
+        callback->receive(on_status,
+                          caf::after(std::chrono::seconds(timeout_s)) >> [&] {
+                            std::cerr << "dtask: no outcome within "
+                                      << timeout_s << " s" << std::endl;
+                            rc = 2;
+                          });
       }
     }
   } else if (cmd == "status") {

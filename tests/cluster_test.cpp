@@ -1024,6 +1024,14 @@ TEST(cli, exit_codes_and_json) {
                               "\"running\":1}");
   res = c.cli({"bogus"});
   EXPECT_EQ(res.rc, 2);
+  // Numbers on the command line parse strictly: a unit, an exponent, a
+  // sign or an overflow is a usage error, not a silent 5 or garbage.
+  for (auto bad : {"--timeout=5s", "--timeout=99999999999", "--timeout=-3",
+                   "--retry-window=1e3", "--retry-window=0"}) {
+    res = c.cli({"start", "echo", bad});
+    EXPECT_EQ(res.rc, 2) << bad;
+    EXPECT_TRUE(res.lines.empty()) << bad;
+  }
   // The client reads CAF settings like a node does (here: a node's file).
   res = c.cli({"--config-file=" + std::string{DTASK_SOURCE_DIR}
                  + "/config/node1.ini",
