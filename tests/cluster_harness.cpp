@@ -310,6 +310,15 @@ void cluster::write_configs(const std::string& extra, bool single_seed) {
   }
 }
 
+int cluster::downs(int i) const {
+  std::ifstream f{log(i)};
+  int n = 0;
+  for (std::string line; std::getline(f, line);)
+    if (line.find(" down") != std::string::npos)
+      ++n;
+  return n;
+}
+
 std::string cluster::event_log(int i) const {
   return dir_ + "/events" + std::to_string(i) + ".log";
 }

@@ -163,6 +163,10 @@ public:
   /// Path of node `i`'s log.
   std::string log(int i) const;
 
+  /// How many lines of node `i`'s log say a member or orchestrator went
+  /// down (" down").
+  int downs(int i) const;
+
   /// The cluster's scratch directory, its nodes' event logs and kill log.
   const std::string& dir() const {
     return dir_;

@@ -2,8 +2,6 @@
 // the machine) can send with one line of CAF, and what they must not do.
 // Each test failed before the fix it names.
 
-#include <fstream>
-
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <gtest/gtest.h>
@@ -16,16 +14,6 @@ using namespace std::chrono_literals;
 using dtask_test::cluster;
 
 namespace {
-
-/// The lines of node `i`'s log that say a member or orchestrator went down.
-int downs(const cluster& c, int i) {
-  std::ifstream f{c.log(i)};
-  int n = 0;
-  for (std::string line; std::getline(f, line);)
-    if (line.find(" down") != std::string::npos)
-      ++n;
-  return n;
-}
 
 /// A process that talks to a node as any CAF program can.
 struct peer {
@@ -82,7 +70,7 @@ TEST(hostile, exit_messages_from_a_peer_stop_nothing) {
   peer again{c.port(1)};
   EXPECT_EQ(again.orchestrator.epoch, epoch) << "the orchestrator changed";
   for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(downs(c, i), 0) << "node " << i;
+    EXPECT_EQ(c.downs(i), 0) << "node " << i;
 }
 
 // A down message sent by an actor that is not the one it names is dropped
@@ -101,7 +89,7 @@ TEST(hostile, a_forged_down_message_from_a_peer_is_dropped) {
   peer again{c.port(0)};
   EXPECT_EQ(again.orchestrator.epoch, epoch) << "the orchestrator changed";
   for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(downs(c, i), 0) << "node " << i;
+    EXPECT_EQ(c.downs(i), 0) << "node " << i;
 }
 
 // Epochs no orchestrator of the cluster can have are refused (valid_epoch

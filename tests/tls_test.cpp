@@ -3,7 +3,6 @@
 // runs it, certificates from scripts/certs.
 
 #include <csignal>
-#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -64,16 +63,6 @@ TEST(tls, a_tls_cluster_starts_refuses_duplicates_calls_back_and_fails_over) {
     << "status of long, expected " << expected;
 }
 
-/// The lines of node `i`'s log that say a peer went down.
-int downs(const cluster& c, int i) {
-  std::ifstream f{c.log(i)};
-  int n = 0;
-  for (std::string line; std::getline(f, line);)
-    if (line.find(" down") != std::string::npos)
-      ++n;
-  return n;
-}
-
 TEST(tls, peers_without_a_cluster_certificate_are_refused_and_it_serves_on) {
   cluster c{3};
   ASSERT_TRUE(c.use_tls());
@@ -108,7 +97,7 @@ TEST(tls, peers_without_a_cluster_certificate_are_refused_and_it_serves_on) {
   EXPECT_EQ(good.rc, 0) << good.err;
   EXPECT_EQ(good.lines.size(), 3u);
   for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(downs(c, i), 0) << "node " << i << " lost a peer";
+    EXPECT_EQ(c.downs(i), 0) << "node " << i << " lost a peer";
 }
 
 TEST(tls, without_tls_a_node_listens_only_on_loopback) {
