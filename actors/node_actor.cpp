@@ -1,9 +1,62 @@
 // Definitions of the simulation's seams (node_actor.hpp, mutations.hpp).
 
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "actors.hpp"
 #include "mutations.hpp"
 #include "node_actor.hpp"
+#include "dtask/names.hpp"
 
 namespace dtask {
+
+namespace {
+
+std::atomic<uint64_t> unexpected_count{0};
+std::mutex unexpected_mtx;
+/// Kinds logged so far (at most `max_unexpected_kinds`).
+std::set<std::string> unexpected_kinds;
+constexpr size_t max_unexpected_kinds = 64;
+
+/// The kind of a message: its element types.
+std::string kind_of(const caf::type_erased_tuple& x) {
+  std::string kind;
+  for (size_t i = 0; i < x.size(); ++i) {
+    auto t = x.type(i);
+    kind += std::to_string(t.first);
+    kind += t.second != nullptr ? t.second->name() : "?";
+    kind += ',';
+  }
+  return kind;
+}
+
+} // namespace
+
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self,
+                                          caf::message_view& x) {
+  ++unexpected_count;
+  auto kind = kind_of(x.content());
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> guard{unexpected_mtx};
+    if (unexpected_kinds.size() < max_unexpected_kinds)
+      first = unexpected_kinds.insert(kind).second;
+  }
+  if (first)
+    log_line{true} << "dtask: " << self->name()
+                   << " dropped an unexpected message "
+                   << escaped(x.content().stringify(), 120)
+                   << " (logged once per kind)";
+  return caf::sec::unexpected_message;
+}
+
+uint64_t unexpected_messages() {
+  return unexpected_count.load();
+}
 
 message_filter::~message_filter() {
   // nop

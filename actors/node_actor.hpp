@@ -8,6 +8,8 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/message_view.hpp>
+#include <caf/result.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -64,6 +66,17 @@ inline bool trusted_system_message(const caf::abstract_actor& self,
   return true;
 }
 
+/// The default handler of a node's internal actors: a message none of its
+/// handlers takes (a bug, an old version, a peer that probes) is dropped
+/// and counted, and only the first of each kind (its element types) is
+/// logged, escaped and cut short. CAF's default printed every one, as sent:
+/// a flood of log lines, and lines a peer could forge.
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self,
+                                          caf::message_view& x);
+
+/// How many unexpected messages the node's internal actors dropped.
+uint64_t unexpected_messages();
+
 /// See the file comment. `Base` is `caf::event_based_actor` (workers: their
 /// behaviour is the user's task, links included) or the `base` of a typed
 /// interface (supervisor, registry, orchestrator: `Guarded`, they also drop
@@ -72,6 +85,8 @@ template <class Base, bool Guarded = false>
 class node_actor_base : public Base {
 public:
   explicit node_actor_base(caf::actor_config& cfg) : Base(cfg) {
+    if (Guarded)
+      this->set_default_handler(drop_unexpected);
     if (active_message_filter != nullptr)
       active_message_filter->created(*this);
   }

@@ -900,7 +900,7 @@ void go_live(orchestrator_ptr self) {
     log_line{} << "dtask-orchestrator " << st.ctx->name
                << ": unknown names wait until the previous orchestrator's "
                   "leases surely ended";
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(drop_unexpected);
 }
 
 /// Which nodes the previous orchestrator may have granted leases to ((d)
