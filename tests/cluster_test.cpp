@@ -167,7 +167,7 @@ TEST(cluster_1, nodes_joining_through_one_seed_connect_to_each_other) {
   c.signal(0, SIGKILL);
   ASSERT_TRUE(wait_until(
     [&] { return c.members(1, nullptr, "members").size() == 2; }, 10s));
-  auto res = c.cli({"start", "sleep", "10", "--retry-window=500ms"}, 1);
+  auto res = c.cli({"start", "sleep", "10", "--retry-window=500"}, 1);
   EXPECT_EQ(res.rc, 1);
   EXPECT_EQ(res.field("error"), "no_quorum") << res.lines.size();
 }
