@@ -150,6 +150,9 @@ struct node_context {
   /// The middleman in a real process, the simulated network in the
   /// simulation.
   connector_api connector;
+  /// A random number of this process (seeded in the simulation): the keys of
+  /// its orchestrators' orders derive from it.
+  uint64_t secret = 0;
 
   /// Now, on this node's clock.
   clock_type::time_point now(const caf::actor_clock& clock) const noexcept {
@@ -166,6 +169,16 @@ struct node_context {
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;
+
+/// The key of the orders of the orchestrator of `epoch` on a node with
+/// `secret` (see `spawn_order::order_key`): splitmix64, so that keys of
+/// different epochs tell nothing about each other or the secret.
+inline uint64_t order_key_of(uint64_t secret, uint64_t epoch) {
+  auto z = secret + epoch * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 /// Stops a node's actor with an exit from the actor itself: the guard of a
 /// node's internal actors accepts exits only from local actors that name

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -226,6 +227,12 @@ caf::io::middleman_actor network_of(caf::actor_system& sys) {
 
 namespace {
 
+/// 64 random bits from the operating system (see `node_context::secret`).
+uint64_t process_secret() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -263,6 +270,7 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
     node_context{cfg, cfg.name(), std::move(cat), cfg.voters(),
                  std::move(events), node_clock{}, connector_api{}});
   ctx->connector = network_of(sys);
+  ctx->secret = process_secret();
   auto registry = spawn_registry(sys, ctx);
   auto supervisor = spawn_supervisor(sys, ctx, registry);
   // Reuse the address: a restarted node must be able to listen again while
@@ -276,7 +284,7 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
     stop_actor(registry, caf::exit_reason::user_shutdown);
     return std::move(port.error());
   }
-  caf::anon_send(supervisor, join_atom::value);
+  caf::send_as(supervisor, supervisor, join_atom::value); // Only from itself.
   return node_handle{ctx->name, supervisor, registry};
 }
 

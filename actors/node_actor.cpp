@@ -10,6 +10,7 @@
 #include "actors.hpp"
 #include "mutations.hpp"
 #include "node_actor.hpp"
+#include "dtask/errors.hpp"
 #include "dtask/names.hpp"
 
 namespace dtask {
@@ -52,6 +53,27 @@ caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self,
                    << escaped(x.content().stringify(), 120)
                    << " (logged once per kind)";
   return caf::sec::unexpected_message;
+}
+
+caf::error refuse_sender(caf::scheduled_actor* self, const char* what) {
+  ++unexpected_count;
+  auto kind = std::string{self->name()} + ":" + what;
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> guard{unexpected_mtx};
+    if (unexpected_kinds.size() < max_unexpected_kinds)
+      first = unexpected_kinds.insert(kind).second;
+  }
+  auto& sender = self->current_sender();
+  if (first)
+    log_line{true} << "dtask: " << self->name() << " refused '" << what
+                   << "' from "
+                   << (sender != nullptr
+                         ? escaped(caf::to_string(sender->address()), 120)
+                         : std::string{"an anonymous sender"})
+                   << ": only the cluster's own actors send it (logged once "
+                      "per kind)";
+  return make_error(errc::not_allowed, what);
 }
 
 uint64_t unexpected_messages() {

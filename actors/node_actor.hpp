@@ -6,6 +6,8 @@
 // before the actor handles it. In a real process no filter is installed and
 // `consume` costs one extra branch.
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message_view.hpp>
@@ -48,9 +50,11 @@ extern message_filter* active_message_filter;
 /// Whether a system message may reach a node's internal actor: an exit
 /// only from a local actor that names itself as its source (nothing in
 /// dtask links or stops its actors across nodes: a remote or anonymous
-/// exit is an attack, or a bug); a down message whose sender, if any, is
-/// its source (CAF sends it from the actor that went down, or from nobody
-/// when that actor is gone). Other messages pass.
+/// exit is an attack, or a bug); a down message sent by its source, or by
+/// nobody once its source is gone. (CAF sends it from the actor that went
+/// down while anyone holds a handle to it, and every actor that dtask
+/// monitors is held by its watcher: an anonymous down naming an actor that
+/// still exists is forged.) Other messages pass.
 inline bool trusted_system_message(const caf::abstract_actor& self,
                                    const caf::mailbox_element& x) {
   auto& content = x.content();
@@ -61,7 +65,9 @@ inline bool trusted_system_message(const caf::abstract_actor& self,
   }
   if (content.match_elements<caf::down_msg>()) {
     auto& dm = content.get_as<caf::down_msg>(0);
-    return x.sender == nullptr || dm.source == x.sender->address();
+    if (x.sender == nullptr)
+      return caf::actor_cast<caf::strong_actor_ptr>(dm.source) == nullptr;
+    return dm.source == x.sender->address();
   }
   return true;
 }
@@ -123,6 +129,33 @@ template <class Self>
 bool from_self(Self* self) {
   return self->current_sender() == self->ctrl();
 }
+
+/// True if the message `self` handles now comes from an actor of its own
+/// process: the node's main, supervisor, registry or orchestrator (or one
+/// of its tasks, which run the node's own code). Messages between a node's
+/// own actors are accepted only this way: a peer cannot drain a node or
+/// redirect its mirror.
+template <class Self>
+bool from_local(Self* self) {
+  auto& sender = self->current_sender();
+  return sender != nullptr && sender->node() == self->node();
+}
+
+/// True if the message `self` handles now comes from one of `senders`.
+template <class Self, class Handles>
+bool from_one_of(Self* self, const Handles& senders) {
+  auto& sender = self->current_sender();
+  return sender != nullptr
+         && std::any_of(senders.begin(), senders.end(), [&](const auto& h) {
+              return h && h.address() == sender->address();
+            });
+}
+
+/// Drops an internal message from an actor that may not send it (a peer
+/// that forges it, an outdated sender, or a bug): counted with the
+/// unexpected messages and logged once per actor and message (`what`).
+/// Returns the error that answers a request: `not_allowed`.
+caf::error refuse_sender(caf::scheduled_actor* self, const char* what);
 
 /// The stateful actor type of a node's actor with the typed interface
 /// `Handle`.

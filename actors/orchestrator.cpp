@@ -107,6 +107,7 @@
 #include "mutations.hpp"
 #include "node_actor.hpp"
 #include "quorum_tracker.hpp"
+#include "recent_set.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/names.hpp"
 #include "dtask/ring.hpp"
@@ -165,6 +166,11 @@ struct orchestrator_state {
   boost::uuids::random_generator uuids;
   /// False while syncing.
   bool live = false;
+  /// Carried by this orchestrator's spawn orders (`spawn_order::order_key`).
+  uint64_t order_key = 0;
+  /// The registries of every member this orchestrator had (see
+  /// `from_member_registry`).
+  recent_set<caf::actor_addr> member_registries{4096};
   /// Acknowledgements batched per registry until the next flush.
   std::map<registry_api, std::vector<task_key>> acks;
   bool flush_scheduled = false;
@@ -241,6 +247,18 @@ const member* member_by_registry(orchestrator_ptr self,
     if (kvp.second.registry.address() == addr)
       return &kvp.second;
   return nullptr;
+}
+
+/// True if the message at hand comes from the registry of a node that was a
+/// member while this orchestrator ran: reports, refusals, lease requests
+/// and quorum answers come only from there. (A member that left still
+/// reports: its reports were under way, or it tells of tasks that ran
+/// there. Dropping them would lose what the simulation showed to matter:
+/// a task that runs on.)
+bool from_member_registry(orchestrator_ptr self) {
+  auto& sender = self->current_sender();
+  return sender != nullptr
+         && self->state.member_registries.contains(sender->address());
 }
 
 /// Where `rec` runs; with the worker's handle only if the caller asked for
@@ -513,7 +531,8 @@ void sync_member(orchestrator_ptr self, const member& m,
                  std::function<void()> done) {
   auto registry = m.registry;
   auto sent = node_time(self);
-  self->request(registry, sync_timeout, sync_atom::value, self_ref(self))
+  self->request(registry, sync_timeout, sync_atom::value, self_ref(self),
+                self->state.order_key)
     .then(
       [=](std::vector<registry_entry>& entries) {
         // Syncing is following: the answer counts as a quorum answer.
@@ -543,8 +562,10 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
   auto& st = self->state;
   auto now = node_time(self);
   std::map<std::string, member> next;
-  for (auto& m : members)
+  for (auto& m : members) {
+    st.member_registries.insert(m.registry.address());
     next.emplace(m.node, std::move(m));
+  }
   for (auto& kvp : st.members) {
     auto i = next.find(kvp.first);
     if (i != next.end() && i->second.registry == kvp.second.registry)
@@ -708,7 +729,8 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
                         spawn_order{opts.name, std::move(type),
                                     std::move(args), std::move(opts.callback),
                                     opts.token, epoch, st.epoch, opts.restart,
-                                    1, st.node_gen[node], opts.want_worker});
+                                    1, st.node_gen[node], opts.want_worker,
+                                    st.order_key});
 }
 
 /// A registry asks to keep running its workers ((b) above).
@@ -765,7 +787,7 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
     spawn_order order{rec->name,    rec->spec->type,  rec->spec->args,
                       rec->callback, rec->token, epoch,
                       st.epoch,     rec->restart, rec->attempt,
-                      st.node_gen[target_node]};
+                      st.node_gen[target_node], false, st.order_key};
     auto name = rec->name;
     self->request(target->second.registry, sync_timeout, spawn_atom::value,
                   std::move(order))
@@ -958,6 +980,7 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = epoch;
+  st.order_key = order_key_of(st.ctx->secret, epoch);
   st.seq = first_task_sequence;
   st.table = task_table{st.ctx->config.finished_ttl};
   std::vector<std::string> names;
@@ -965,6 +988,7 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
     if (!m.leaving)
       names.push_back(m.node);
     st.syncing.insert(m.node);
+    st.member_registries.insert(m.registry.address());
     st.members.emplace(m.node, m);
   }
   st.ring.assign(std::move(names));
@@ -1001,6 +1025,8 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
       return list_nodes(self);
     },
     [=](refused_atom, const refused_order& x) -> caf::result<void> {
+      if (!from_member_registry(self))
+        return refuse_sender(self, "refused");
       if (!live())
         return caf::skip;
       order_refused(self, x);
@@ -1008,6 +1034,8 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
     },
     [=](report_atom, std::vector<registry_entry>& entries)
       -> caf::result<void> {
+      if (!from_member_registry(self))
+        return refuse_sender(self, "report");
       if (!live())
         return caf::skip;
       merge(self, caf::actor_cast<registry_api>(self->current_sender()),
@@ -1022,6 +1050,8 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
       return caf::unit;
     },
     [=](peers_atom, std::vector<member>& members) {
+      if (!from_local(self))
+        return void(refuse_sender(self, "peers"));
       set_members(self, members);
       go_live(self);
     },
@@ -1034,9 +1064,13 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
         resync(self, m);
     },
     [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
+      if (!from_member_registry(self))
+        return void(refuse_sender(self, "lease"));
       grant_lease(self, epoch, sent_ns);
     },
     [=](follow_atom, uint64_t epoch, int64_t sent_ns) {
+      if (!from_member_registry(self))
+        return void(refuse_sender(self, "follow"));
       quorum_answer(self, epoch, sent_ns);
     },
   };

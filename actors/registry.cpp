@@ -45,6 +45,7 @@
 // tasks and at rest a report leaves at once.
 
 #include <algorithm>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <tuple>
@@ -86,8 +87,16 @@ struct registry_state {
   parked_orders<caf::typed_response_promise<task_ref>> parked;
   /// Set while draining: overrides the deadline of a new wait.
   caf::optional<clock_type::time_point> lease_wait_until;
-  /// The orchestrator this registry follows; set by `sync`.
+  /// The orchestrator this registry follows, and the key its orders carry;
+  /// set by `sync`.
   orchestrator_ref orchestrator;
+  uint64_t order_key = 0;
+  /// The orchestrators followed lately, newest last (at most
+  /// `max_followed`): acknowledgements count from these only.
+  std::deque<orchestrator_ref> followed;
+  /// The live members, as this node's supervisor sees them: a sync counts
+  /// only from an orchestrator on one of them.
+  std::vector<member> members;
   /// This node's tasks, its workers, and names waiting for a killed worker
   /// (task_book.hpp).
   task_book book;
@@ -434,6 +443,32 @@ void launch_waiting(registry_ptr self,
   rp.deliver(std::move(ref));
 }
 
+/// True if `order` carries the key of the orchestrator this registry
+/// follows. An order of a newer orchestrator, whose sync has not arrived
+/// yet, waits for it like an order waits for a lease; any other order is
+/// refused with `not_allowed` (nothing else happens: no `refused` goes to
+/// the orchestrator, which did not send it).
+bool order_from_orchestrator(
+  registry_ptr self, spawn_order& order,
+  caf::typed_response_promise<task_ref>& rp) {
+  auto& st = self->state;
+  if (st.orchestrator.handle && order.orch_epoch == st.orchestrator.epoch
+      && order.order_key == st.order_key)
+    return true;
+  if (order.orch_epoch < st.orchestrator.epoch
+      && mutated(mutation::stale_orders))
+    return true; // The mutation takes a stale order as it comes.
+  auto now = node_time(self);
+  if (order.orch_epoch > st.orchestrator.epoch
+      && now < st.lease_wait_until.value_or(now + lease_wait)) {
+    st.parked.park(std::move(order), std::move(rp), wait_reason::lease,
+                   now + lease_wait);
+    return false;
+  }
+  rp.deliver(refuse_sender(self, "spawn"));
+  return false;
+}
+
 /// Runs a spawn order from the orchestrator (a delegated start: `rp`
 /// answers the caller). Without a lease, the order waits for one for up to
 /// `lease_wait` (a node that just joined or synced gets its first grant
@@ -452,6 +487,8 @@ void spawn(registry_ptr self, spawn_order& order,
       && !mutated(mutation::stale_orders))
     return refuse(make_error(errc::stale_orchestrator,
                              "spawn order from an outdated orchestrator"));
+  if (!order_from_orchestrator(self, order, rp))
+    return;
   if (st.leave_promise)
     return refuse(make_error(errc::node_down, order.name, st.ctx->name));
   if (order.orch_epoch == st.orchestrator.epoch && order.node_gen < st.lease.node_gen())
@@ -619,7 +656,6 @@ caf::result<bool> leave(registry_ptr self) {
 /// The worker of a running task (for an orchestrator that rebuilt its table
 /// without handles).
 caf::actor worker_of(registry_ptr self, const std::string& name) {
-  auto& st = self->state;
   return self->state.book.running_worker(name);
 }
 
@@ -685,6 +721,53 @@ void quorum_ping(registry_ptr self, uint64_t orch_epoch, int64_t sent_ns) {
                sent_ns);
 }
 
+// -- who may send what --------------------------------------------------------
+
+/// At most this many orchestrators are remembered as followed.
+constexpr size_t max_followed = 8;
+
+void remember_followed(std::deque<orchestrator_ref>& followed,
+                       const orchestrator_ref& orch) {
+  if (!followed.empty() && followed.back().epoch == orch.epoch)
+    return;
+  followed.push_back(orch);
+  if (followed.size() > max_followed)
+    followed.pop_front();
+}
+
+/// True if the message at hand comes from the orchestrator of `orch_epoch`
+/// that this registry followed (acknowledgements of a replaced one count:
+/// it held a majority when it recorded them).
+bool from_followed(registry_ptr self, uint64_t orch_epoch) {
+  auto& sender = self->current_sender();
+  if (sender == nullptr)
+    return false;
+  auto& followed = self->state.followed;
+  return std::any_of(followed.begin(), followed.end(), [&](const auto& o) {
+    return o.epoch == orch_epoch && o.handle.address() == sender->address();
+  });
+}
+
+/// A sync comes from the orchestrator it names, which runs on this node or
+/// in the process of a member's supervisor (this node's supervisor tells
+/// the registry its members): a peer cannot make a registry follow an
+/// actor of its own. A member this node does not know yet syncs again a
+/// lease interval later (see `sync_member` in orchestrator.cpp).
+bool from_orchestrator_of_a_member(registry_ptr self,
+                                   const orchestrator_ref& orch) {
+  auto& sender = self->current_sender();
+  if (sender == nullptr || !orch.handle
+      || sender->address() != orch.handle.address())
+    return false;
+  if (orch.node == self->state.ctx->name)
+    return orch.handle.node() == self->node();
+  auto& members = self->state.members;
+  return std::any_of(members.begin(), members.end(), [&](const member& m) {
+    return m.node == orch.node && m.supervisor
+           && m.supervisor.node() == orch.handle.node();
+  });
+}
+
 // -- handlers: syncing with a new orchestrator --------------------------------
 
 /// A new orchestrator adopts this registry: it hears everything this
@@ -692,7 +775,8 @@ void quorum_ping(registry_ptr self, uint64_t orch_epoch, int64_t sent_ns) {
 /// mirrored entry only if its origin node is no longer a member). The answer
 /// supersedes queued reports, which went to the previous orchestrator.
 caf::result<std::vector<registry_entry>> sync(registry_ptr self,
-                                              orchestrator_ref& orch) {
+                                              orchestrator_ref& orch,
+                                              uint64_t order_key) {
   auto& st = self->state;
   if (orch.epoch < st.orchestrator.epoch
       || (orch.epoch == st.orchestrator.epoch
@@ -702,6 +786,8 @@ caf::result<std::vector<registry_entry>> sync(registry_ptr self,
   if (orch.epoch != st.orchestrator.epoch)
     st.lease.follow_new_orchestrator();
   st.orchestrator = std::move(orch);
+  st.order_key = order_key;
+  remember_followed(st.followed, st.orchestrator);
   // Ask for a lease at once: spawn orders may follow right away.
   self->send(st.orchestrator.handle, lease_atom::value, st.orchestrator.epoch,
              mono_ns(node_time(self)));
@@ -817,24 +903,50 @@ registry_api::behavior_type registry(registry_ptr self,
       return rp;
     },
     [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {
+      if (!from_followed(self, orch_epoch))
+        return void(refuse_sender(self, "ack"));
       acknowledged(self, orch_epoch, keys);
     },
-    [=](worker_atom, const std::string& name) {
+    [=](worker_atom, const std::string& name) -> caf::result<caf::actor> {
+      if (!from_followed(self, self->state.orchestrator.epoch))
+        return refuse_sender(self, "worker");
       return worker_of(self, name);
     },
     [=](grant_atom, const lease_grant& grant) { lease_granted(self, grant); },
     [=](quorum_atom, uint64_t orch_epoch, int64_t sent_ns) {
       quorum_ping(self, orch_epoch, sent_ns);
     },
-    [=](sync_atom, orchestrator_ref& orch) { return sync(self, orch); },
+    [=](sync_atom, orchestrator_ref& orch,
+        uint64_t order_key) -> caf::result<std::vector<registry_entry>> {
+      if (!from_orchestrator_of_a_member(self, orch))
+        return refuse_sender(self, "sync");
+      return sync(self, orch, order_key);
+    },
     // For a new orchestrator on this node: the member lists that
     // orchestrators on other nodes mirrored here, with their promises.
-    [=](mirrored_atom) { return self->state.mirrors.member_lists(); },
-    [=](leave_atom) { return leave(self); },
+    [=](mirrored_atom) -> caf::result<std::vector<mirrored_members>> {
+      if (!from_local(self))
+        return refuse_sender(self, "mirrored");
+      return self->state.mirrors.member_lists();
+    },
+    [=](peers_atom, std::vector<member>& members) {
+      if (!from_local(self))
+        return void(refuse_sender(self, "peers"));
+      self->state.members = std::move(members);
+    },
+    [=](leave_atom) -> caf::result<bool> {
+      if (!from_local(self))
+        return refuse_sender(self, "leave");
+      return leave(self);
+    },
     [=](own_members_atom, std::vector<std::string>& members) {
+      if (!from_local(self))
+        return void(refuse_sender(self, "ownmembers"));
       own_members_changed(self, members);
     },
     [=](mirror_to_atom, mirror_target& to) {
+      if (!from_local(self))
+        return void(refuse_sender(self, "mirror_to"));
       mirror_target_changed(self, to.registry);
     },
     [=](ask_promise_atom, int64_t sent_ns) {

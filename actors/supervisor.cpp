@@ -138,6 +138,9 @@ void update_mirror(supervisor_ptr self) {
 
 void push_members(supervisor_ptr self) {
   auto& st = self->state;
+  // The registry checks syncs against them.
+  self->send(st.members.self().registry, peers_atom::value,
+             st.members.all_members());
   if (st.local_orchestrator) {
     self->send(st.local_orchestrator, peers_atom::value,
                st.members.all_members());
@@ -518,6 +521,38 @@ caf::result<bool> leave(supervisor_ptr self) {
   return rp;
 }
 
+// -- who may send what ------------------------------------------------------
+
+/// A join comes from the supervisor it names (a peer cannot join in
+/// another's name from elsewhere).
+bool speaks_for_itself(supervisor_ptr self, const member& m) {
+  auto& sender = self->current_sender();
+  return sender != nullptr && m.supervisor
+         && sender->address() == m.supervisor.address();
+}
+
+/// A message about `node` comes from that member's own supervisor.
+bool from_member(supervisor_ptr self, const std::string& node) {
+  auto& peers = self->state.members.peers();
+  auto i = peers.find(node);
+  auto& sender = self->current_sender();
+  return i != peers.end() && sender != nullptr
+         && sender->address() == i->second.supervisor.address();
+}
+
+/// An announced orchestrator runs on the member it names (on this node, or
+/// in the process of that member's supervisor): a peer cannot announce an
+/// actor of its own as the cluster's orchestrator.
+bool runs_on_a_member(supervisor_ptr self, const orchestrator_ref& ref) {
+  if (!ref.handle)
+    return false;
+  if (ref.node == own_name(self))
+    return ref.handle.node() == self->node();
+  auto& peers = self->state.members.peers();
+  auto i = peers.find(ref.node);
+  return i != peers.end() && ref.handle.node() == i->second.supervisor.node();
+}
+
 // -- the actor --------------------------------------------------------------
 
 void init_state(supervisor_ptr self, node_context_ptr ctx,
@@ -566,15 +601,37 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
     [=](members_atom) {
       return self->state.members.own_view(self->state.orchestrator);
     },
-    [=](join_atom, member& m, uint64_t last_epoch) -> cluster_view {
+    [=](join_atom, member& m,
+        uint64_t last_epoch) -> caf::result<cluster_view> {
+      if (!speaks_for_itself(self, m))
+        return refuse_sender(self, "join");
       return on_join(self, m, last_epoch);
     },
-    [=](leaving_atom, const std::string& node) { peer_leaving(self, node); },
+    [=](leaving_atom, const std::string& node) {
+      if (!from_member(self, node))
+        return void(refuse_sender(self, "leaving"));
+      peer_leaving(self, node);
+    },
     [=](orch_atom, orchestrator_ref& ref) {
+      if (!runs_on_a_member(self, ref)) {
+        // Not followed, but its epoch is noted: epochs only grow, and a
+        // node that missed one could elect with it again (the simulation
+        // found two orchestrators of one epoch without this).
+        note_epoch(self, ref.epoch);
+        return void(refuse_sender(self, "orch"));
+      }
       adopt_if_newer(self, std::move(ref));
     },
-    [=](join_atom) { start_joining(self); },
-    [=](leave_atom) -> caf::result<bool> { return leave(self); },
+    [=](join_atom) {
+      if (!from_self(self))
+        return void(refuse_sender(self, "join"));
+      start_joining(self);
+    },
+    [=](leave_atom) -> caf::result<bool> {
+      if (!from_local(self))
+        return refuse_sender(self, "leave");
+      return leave(self);
+    },
     [=](tick_atom) {
       if (from_self(self))
         on_tick(self);

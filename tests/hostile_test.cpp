@@ -2,7 +2,9 @@
 // the machine) can send with one line of CAF, and what they must not do.
 // Each test failed before the fix it names.
 
+#include <atomic>
 #include <fstream>
+#include <memory>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -117,9 +119,10 @@ TEST(hostile, impossible_orchestrator_epochs_are_refused) {
                                        ((epoch >> 8) + 5) << 8 | 0xFE});
   // A join that claims to have seen an epoch near overflow.
   bool answered = false;
+  dtask::member me;
+  me.supervisor = caf::actor_cast<dtask::supervisor_api>(caf::actor{p.self});
   p.self
-    ->request(sup, 5s, dtask::join_atom::value, dtask::member{},
-              uint64_t{UINT64_MAX})
+    ->request(sup, 5s, dtask::join_atom::value, me, uint64_t{UINT64_MAX})
     .receive([&](dtask::cluster_view&) { answered = true; },
              [](caf::error&) {});
   EXPECT_TRUE(answered);
@@ -180,4 +183,217 @@ TEST(hostile, unexpected_messages_are_logged_once_per_kind_and_escaped) {
   EXPECT_GE(unexpected, 1);
   EXPECT_LE(unexpected, 2); // One per kind: a string, an integer.
   EXPECT_EQ(c.cli({"start", "echo", "fine", "--wait"}, 0).rc, 0);
+}
+
+// -- internal messages from a peer (each a one-message attack) ---------------
+
+namespace {
+
+/// What a peer learns with one `join` in its own name (a member without a
+/// registry, which the node does not add): every member's supervisor and
+/// registry.
+dtask::cluster_view view_of(peer& p) {
+  dtask::cluster_view result;
+  dtask::member me;
+  me.supervisor = caf::actor_cast<dtask::supervisor_api>(caf::actor{p.self});
+  p.self
+    ->request(caf::actor_cast<dtask::supervisor_api>(p.gateway), 5s,
+              dtask::join_atom::value, me, uint64_t{0})
+    .receive([&](dtask::cluster_view& v) { result = std::move(v); },
+             [](caf::error&) {});
+  return result;
+}
+
+const dtask::member* member_named(const dtask::cluster_view& v,
+                                  const std::string& node) {
+  for (auto& m : v.members)
+    if (m.node == node)
+      return &m;
+  return nullptr;
+}
+
+/// Starts a long task from the peer itself (with its worker's handle).
+dtask::task_ref start_sleeper(peer& p, const std::string& name) {
+  dtask::task_ref ref;
+  dtask::start_options opts;
+  opts.name = name;
+  opts.want_worker = true;
+  p.self
+    ->request(p.orchestrator.handle, 5s, dtask::start_atom::value,
+              std::string{"sleep"}, caf::make_message(std::string{"60000"}),
+              opts)
+    .receive([&](dtask::task_ref& r) { ref = std::move(r); },
+             [](caf::error&) {});
+  return ref;
+}
+
+/// An actor that counts every message it receives.
+caf::actor counting_actor(caf::actor_system& sys,
+                          std::shared_ptr<std::atomic<int>> count) {
+  return sys.spawn([count](caf::event_based_actor* self) -> caf::behavior {
+    self->set_default_handler(
+      [count](caf::scheduled_actor*,
+              caf::message_view&) -> caf::result<caf::message> {
+        ++*count;
+        return caf::message{};
+      });
+    return {[](int32_t) {}};
+  });
+}
+
+/// A round trip to `registry` from the peer: what the peer sent it before
+/// has been handled (a refusal is an answer too).
+void round_trip(peer& p, const dtask::registry_api& registry) {
+  p.self->request(registry, 5s, dtask::worker_atom::value, std::string{"-"})
+    .receive([](caf::actor&) {}, [](caf::error&) {});
+}
+
+/// The same for the orchestrator.
+void round_trip(peer& p) {
+  p.self
+    ->request(p.orchestrator.handle, 5s, dtask::status_atom::value,
+              std::string{"-"})
+    .receive([](dtask::task_status&) {}, [](caf::error&) {});
+}
+
+/// True while `name` runs, as the CLI sees it.
+bool still_running(cluster& c, const std::string& name) {
+  return c.cli({"status", name}).field("state") == "running";
+}
+
+} // namespace
+
+// Only a node's own main may drain it. Before: a peer's `(leave)` to a
+// supervisor or a registry made the node leave the cluster.
+TEST(hostile, leave_from_a_peer_drains_nothing) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  ASSERT_EQ(v.members.size(), 3u);
+  for (auto& m : v.members) {
+    p.self->send(m.supervisor, dtask::leave_atom::value);
+    p.self->send(m.registry, dtask::leave_atom::value);
+  }
+  EXPECT_TRUE(p.gateway_answers());
+  for (auto& line : c.cli({"nodes"}).lines)
+    EXPECT_EQ(line.find("leaving"), std::string::npos) << line;
+  for (int i = 0; i < 12; ++i) {
+    auto res = c.cli({"start", "echo", "after-leave-" + std::to_string(i)});
+    EXPECT_EQ(res.rc, 0) << res.err;
+  }
+}
+
+// Only a node's own supervisor says where its registry mirrors. Before: a
+// peer's `mirror_to` made the orchestrator's node mirror every start to the
+// peer's actor.
+TEST(hostile, a_peer_cannot_redirect_mirroring) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  auto origin = member_named(v, p.orchestrator.node);
+  ASSERT_NE(origin, nullptr);
+  auto received = std::make_shared<std::atomic<int>>(0);
+  auto thief = caf::actor_cast<dtask::registry_api>(
+    counting_actor(p.sys, received));
+  p.self->send(origin->registry, dtask::mirror_to_atom::value,
+               dtask::mirror_target{thief});
+  round_trip(p, origin->registry);
+  for (int i = 0; i < 12; ++i)
+    EXPECT_EQ(c.cli({"start", "echo", "m" + std::to_string(i)}).rc, 0);
+  EXPECT_EQ(*received, 0);
+  caf::anon_send_exit(thief, caf::exit_reason::kill);
+}
+
+// Acknowledgements come only from the orchestrator a registry follows.
+// Before: a peer's `ack` of a running task made its registry stop the
+// worker and forget the task, while the orchestrator showed it running.
+TEST(hostile, forged_acks_forget_nothing) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  auto ref = start_sleeper(p, "acked");
+  ASSERT_TRUE(ref.worker);
+  auto host = member_named(v, ref.node);
+  ASSERT_NE(host, nullptr);
+  p.self->monitor(ref.worker);
+  p.self->send(host->registry, dtask::ack_atom::value, p.orchestrator.epoch,
+               std::vector<dtask::task_key>{{"acked", ref.epoch}});
+  round_trip(p, host->registry);
+  bool stopped = false;
+  p.self->receive([&](caf::down_msg&) { stopped = true; },
+                  caf::after(1s) >> [] {});
+  EXPECT_FALSE(stopped) << "the forged ack stopped the worker";
+  EXPECT_TRUE(still_running(c, "acked"));
+  EXPECT_EQ(c.cli({"start", "sleep", "60000", "--name=acked"}).field("error"),
+            "already_running");
+}
+
+// Reports come only from members' registries. Before: a peer's `report`
+// to the orchestrator, naming a node that is no member (as a mirrored entry
+// of a dead node looks), recorded a task nobody started as done.
+TEST(hostile, forged_reports_fake_no_outcome) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  dtask::registry_entry fake;
+  fake.order.name = "phantom";
+  fake.order.epoch = (p.orchestrator.epoch << 32) | 7;
+  fake.order.orch_epoch = p.orchestrator.epoch;
+  fake.status.name = "phantom";
+  fake.status.node = "127.0.0.1:1";
+  fake.status.epoch = fake.order.epoch;
+  fake.status.state = dtask::task_state::done;
+  p.self->send(p.orchestrator.handle, dtask::report_atom::value,
+               std::vector<dtask::registry_entry>{fake});
+  round_trip(p);
+  EXPECT_EQ(c.cli({"status", "phantom"}).field("error"), "not_found");
+}
+
+// Spawn orders come only from the orchestrator. Before: a peer's `spawn`
+// to another node's registry started a second instance of a running name.
+TEST(hostile, forged_spawn_orders_start_nothing) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  auto ref = start_sleeper(p, "once");
+  ASSERT_TRUE(ref.worker);
+  const dtask::member* other = nullptr;
+  for (auto& m : v.members)
+    if (m.node != ref.node)
+      other = &m;
+  ASSERT_NE(other, nullptr);
+  dtask::spawn_order order;
+  order.name = "once";
+  order.type = "sleep";
+  order.args = caf::make_message(std::string{"60000"});
+  order.epoch = ref.epoch + 1;
+  order.orch_epoch = p.orchestrator.epoch;
+  bool started = false;
+  p.self->request(other->registry, 5s, dtask::spawn_atom::value, order)
+    .receive([&](dtask::task_ref&) { started = true; },
+             [](caf::error&) {});
+  EXPECT_FALSE(started) << "a second instance of 'once' runs";
+}
+
+// A down message without a sender is believed only once the actor it names
+// is gone. Before: an anonymous down naming a running worker made its
+// registry forget the task (reported failed) while the worker ran on.
+TEST(hostile, an_anonymous_down_for_a_live_worker_is_dropped) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  auto ref = start_sleeper(p, "downed");
+  ASSERT_TRUE(ref.worker);
+  auto host = member_named(v, ref.node);
+  ASSERT_NE(host, nullptr);
+  caf::anon_send(caf::actor_cast<caf::actor>(host->registry),
+                 caf::down_msg{ref.worker.address(),
+                               caf::exit_reason::kill});
+  round_trip(p, host->registry);
+  EXPECT_TRUE(still_running(c, "downed"));
 }

@@ -40,6 +40,9 @@ enum class errc : uint8_t {
   /// The node the ring picked for the task runs `max-running` tasks
   /// already. Context: (node, limit).
   capacity,
+  /// An internal message from an actor that may not send it (a peer that
+  /// is no member, or not the one that may). Context: (message).
+  not_allowed,
 };
 
 /// Short, stable, machine-readable name of an error code ("already_running").
@@ -55,6 +58,7 @@ inline const char* to_string(errc x) {
     case errc::stale_orchestrator: return "stale_orchestrator";
     case errc::no_quorum: return "no_quorum";
     case errc::capacity: return "capacity";
+    case errc::not_allowed: return "not_allowed";
   }
   return "unknown_error";
 }

@@ -48,7 +48,8 @@ using orch_atom = caf::atom_constant<caf::atom("orch")>;
 /// `(members) -> vector<node_info>`: a supervisor's own view, for
 /// `dtask members`.
 using members_atom = caf::atom_constant<caf::atom("members")>;
-/// Internal: supervisor -> its local orchestrator, the live members.
+/// Internal: supervisor -> its node's orchestrator and registry, the live
+/// members.
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 /// Internal: orchestrator -> registry, run a task (a delegated request: the
 /// registry answers the caller directly).
@@ -63,7 +64,9 @@ using report_atom = caf::atom_constant<caf::atom("report")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 /// Internal: an actor's own "send what you batched" message.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
-/// Internal: orchestrator -> registry, adopt me and hand over your entries.
+/// Internal: `(sync, orchestrator_ref, order_key)` orchestrator ->
+/// registry, adopt me and hand over your entries (see
+/// `spawn_order::order_key`).
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 /// Internal: an orchestrator's own "sync this member again" (a sync that
 /// failed a lease interval ago).
@@ -281,10 +284,11 @@ using registry_api = worker_report_api::extend<
   caf::replies_to<worker_atom, std::string>::with<caf::actor>,
   caf::reacts_to<grant_atom, lease_grant>,
   caf::reacts_to<quorum_atom, uint64_t, int64_t>,
-  caf::replies_to<sync_atom, orchestrator_ref>::with<
+  caf::replies_to<sync_atom, orchestrator_ref, uint64_t>::with<
     std::vector<registry_entry>>,
   caf::replies_to<mirrored_atom>::with<std::vector<mirrored_members>>,
   // From its supervisor.
+  caf::reacts_to<peers_atom, std::vector<member>>,
   caf::replies_to<leave_atom>::with<bool>,
   caf::reacts_to<own_members_atom, std::vector<std::string>>,
   caf::reacts_to<mirror_to_atom, mirror_target>,
@@ -407,13 +411,18 @@ struct spawn_order {
   uint64_t node_gen = 0;
   /// The caller asked for the worker's handle in the reply.
   bool want_worker = false;
+  /// The orchestrator's key, given to each registry with its sync: a
+  /// registry runs only orders that carry the key of the orchestrator it
+  /// follows (an order is delegated, so its sender is the client: the key
+  /// shows that the orchestrator sent it).
+  uint64_t order_key = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, spawn_order& x) {
   return f(caf::meta::type_name("dtask.spawn_order"), x.name, x.type, x.args,
            x.callback, x.token, x.epoch, x.orch_epoch, x.restart, x.attempt,
-           x.node_gen, x.want_worker);
+           x.node_gen, x.want_worker, x.order_key);
 }
 
 /// Registry -> orchestrator: one task the registry owns, for `report` and

@@ -160,7 +160,10 @@ void world::start_node(int i) {
                                        nd.rate);
   auto ctx = std::make_shared<dtask::node_context>(dtask::node_context{
     cfg, cfg.name(), sim_catalog(this), cfg.voters(), nd.sink,
-    dtask::node_clock{nd.rate}, network_});
+    dtask::node_clock{nd.rate}, network_,
+    // Derived from the seed without drawing from the world's generator.
+    dtask::order_key_of(opts_.seed, static_cast<uint64_t>(i) << 32
+                                      | static_cast<uint64_t>(nd.incarnation))});
   ++nd.incarnation;
   nd.alive = true;
   nd.hung = false;
@@ -170,7 +173,7 @@ void world::start_node(int i) {
   nd.registry = dtask::spawn_registry(*sys_, ctx);
   nd.supervisor = dtask::spawn_supervisor(*sys_, ctx, nd.registry);
   current_node_ = -1;
-  caf::anon_send(nd.supervisor, dtask::join_atom::value);
+  caf::send_as(nd.supervisor, nd.supervisor, dtask::join_atom::value);
   trace("start " + nd.name + " incarnation " + std::to_string(nd.incarnation));
 }
 
@@ -256,9 +259,10 @@ void world::break_link(int a, int b, bool notify) {
         caf::actor_cast<caf::abstract_actor*>(h));
       std::string kind = ptr ? ptr->name() : "";
       if (kind == "dtask.supervisor" || kind == "dtask.orchestrator")
-        caf::anon_send(caf::actor_cast<caf::actor>(watcher.supervisor),
-                       caf::down_msg{addr,
-                                     caf::exit_reason::remote_link_unreachable});
+        // From the actor that is cut off, as CAF sends it from a proxy.
+        caf::send_as(h, caf::actor_cast<caf::actor>(watcher.supervisor),
+                     caf::down_msg{addr,
+                                   caf::exit_reason::remote_link_unreachable});
     }
   }
 }
