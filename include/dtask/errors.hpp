@@ -24,7 +24,8 @@ enum class errc : uint8_t {
   not_found,
   /// The task type is not in the node's catalog. Context: (type).
   unknown_task_type,
-  /// Empty, longer than 255 bytes, or holds control characters. Context: (name, why).
+  /// Empty, longer than 255 bytes, holds control characters or is not
+  /// valid UTF-8. Context: (name, why).
   invalid_name,
   /// The serialized arguments exceed the configured limit. Context: (size, limit).
   args_too_large,

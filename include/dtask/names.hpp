@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "dtask/utf8.hpp"
+
 namespace dtask {
 
 /// Longest task name in bytes.
@@ -21,6 +23,11 @@ inline std::string check_name(const std::string& name) {
     if (c < 0x20 || c == 0x7f)
       return "the name has a control character at byte " + std::to_string(i);
   }
+  // Names are printed (CLI JSON, logs, scripts): bytes that are not UTF-8
+  // would have to be replaced there, and two names would print alike.
+  auto bad = invalid_utf8_at(name);
+  if (bad != std::string::npos)
+    return "the name is not valid UTF-8 at byte " + std::to_string(bad);
   return {};
 }
 
