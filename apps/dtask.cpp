@@ -4,16 +4,22 @@
 
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "cli_json.hpp"
 #include "dtask/client.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/node.hpp"
 
 namespace {
+
+using dtask::cli::error_line;
+using dtask::cli::json_string;
+using dtask::cli::node_line;
+using dtask::cli::started_line;
+using dtask::cli::status_line;
 
 const char* usage =
   "usage: dtask --connect=HOST:PORT COMMAND [ARGS]\n"
@@ -34,63 +40,6 @@ const char* usage =
   "  --openssl.KEY=VALUE  certificate, key, cafile: mutual TLS (the key's\n"
   "                     passphrase only in the file or DTASK_TLS_PASSPHRASE)\n";
 
-std::string quote(const std::string& str) {
-  std::string out = "\"";
-  for (unsigned char c : str) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string to_json(const caf::message& msg) {
-  std::string out = "[";
-  for (size_t i = 0; i < msg.size(); ++i) {
-    if (i > 0)
-      out += ",";
-    if (msg.match_element<std::string>(i))
-      out += quote(msg.get_as<std::string>(i));
-    else if (msg.match_element<int64_t>(i))
-      out += std::to_string(msg.get_as<int64_t>(i));
-    else if (msg.match_element<int32_t>(i))
-      out += std::to_string(msg.get_as<int32_t>(i));
-    else if (msg.match_element<uint64_t>(i))
-      out += std::to_string(msg.get_as<uint64_t>(i));
-    else if (msg.match_element<bool>(i))
-      out += msg.get_as<bool>(i) ? "true" : "false";
-    else
-      out += quote(msg.cvals()->stringify(i));
-  }
-  return out + "]";
-}
-
-std::string to_json(const dtask::task_status& st) {
-  std::string out = "{\"name\":" + quote(st.name) + ",\"state\":\""
-                    + dtask::to_string(st.state) + "\",\"node\":"
-                    + quote(st.node) + ",\"epoch\":" + std::to_string(st.epoch)
-                    + ",\"attempt\":" + std::to_string(st.attempt);
-  if (st.stale)
-    out += ",\"stale\":true";
-  if (st.state == dtask::task_state::done)
-    out += ",\"result\":" + to_json(st.result);
-  else if (!st.reason.empty())
-    out += ",\"reason\":" + quote(st.reason);
-  return out + "}";
-}
-
 /// Prints a dtask error as JSON and returns 1; any other error goes to
 /// stderr and returns 2.
 int report(const caf::error& err) {
@@ -98,44 +47,7 @@ int report(const caf::error& err) {
     std::cerr << "dtask: " << caf::to_string(err) << std::endl;
     return 2;
   }
-  auto code = static_cast<dtask::errc>(err.code());
-  auto& ctx = err.context();
-  std::string out = "{\"error\":\"" + std::string{dtask::to_string(code)}
-                    + "\"";
-  auto text = [&](size_t i) {
-    return i < ctx.size() && ctx.match_element<std::string>(i)
-             ? quote(ctx.get_as<std::string>(i))
-             : std::string{"null"};
-  };
-  auto number = [&](size_t i) {
-    return i < ctx.size() && ctx.match_element<uint64_t>(i)
-             ? std::to_string(ctx.get_as<uint64_t>(i))
-             : std::string{"null"};
-  };
-  switch (code) {
-    case dtask::errc::already_running:
-    case dtask::errc::node_down:
-      out += ",\"name\":" + text(0) + ",\"node\":" + text(1);
-      break;
-    case dtask::errc::not_found:
-      out += ",\"name\":" + text(0);
-      break;
-    case dtask::errc::unknown_task_type:
-      out += ",\"type\":" + text(0);
-      break;
-    case dtask::errc::invalid_name:
-      out += ",\"name\":" + text(0) + ",\"reason\":" + text(1);
-      break;
-    case dtask::errc::args_too_large:
-      out += ",\"size\":" + number(0) + ",\"limit\":" + number(1);
-      break;
-    case dtask::errc::capacity:
-      out += ",\"node\":" + text(0) + ",\"limit\":" + number(1);
-      break;
-    default:
-      out += ",\"reason\":" + text(0);
-  }
-  std::cout << out << "}" << std::endl;
+  std::cout << error_line(err) << std::endl;
   return 1;
 }
 
@@ -200,10 +112,8 @@ int main(int argc, char** argv) {
       if (name.empty()) {
         // The API reads an empty name as "make one up"; a user who typed
         // --name= meant a name, and an empty one is invalid.
-        std::cout << "{\"error\":\"invalid_name\",\"name\":\"\","
-                     "\"reason\":\"the name is empty\"}"
-                  << std::endl;
-        return 1;
+        return report(dtask::make_error(dtask::errc::invalid_name, name,
+                                        std::string{"the name is empty"}));
       }
     } else if (arg == "--wait") {
       wait = true;
@@ -215,16 +125,16 @@ int main(int argc, char** argv) {
         restart = dtask::restart_policy::on_node_loss;
       else
         return usage_error("--restart= takes never or on-node-loss, not "
-                           + quote(policy));
+                           + json_string(policy));
     } else if (arg.rfind("--timeout=", 0) == 0) {
       if (!parse_count(value("--timeout="), 1, 7 * 24 * 3600, timeout_s))
         return usage_error("--timeout= takes whole seconds, 1 to 604800 "
-                           "(a week), not " + quote(value("--timeout=")));
+                           "(a week), not " + json_string(value("--timeout=")));
     } else if (arg.rfind("--retry-window=", 0) == 0) {
       if (!parse_count(value("--retry-window="), 1, 3600 * 1000, window_ms))
         return usage_error("--retry-window= takes whole milliseconds, 1 to "
                            "3600000 (an hour), not "
-                           + quote(value("--retry-window=")));
+                           + json_string(value("--retry-window=")));
     } else if (arg.rfind("--openssl.passphrase", 0) == 0) {
       return usage_error(dtask::command_line_secret({arg}));
     } else if (arg.rfind("--config-file=", 0) == 0
@@ -285,13 +195,10 @@ int main(int argc, char** argv) {
     if (!ref) {
       rc = report(ref.error());
     } else {
-      std::cout << "{\"name\":" << quote(ref->name)
-                << ",\"node\":" << quote(ref->node)
-                << ",\"state\":\"running\",\"epoch\":" << ref->epoch << "}"
-                << std::endl;
+      std::cout << started_line(*ref) << std::endl;
       if (wait) {
         auto on_status = [&](dtask::task_status& st) {
-          std::cout << to_json(st) << std::endl;
+          std::cout << status_line(st) << std::endl;
           rc = st.state == dtask::task_state::done ? 0 : 1;
         };
         callback->receive(on_status,
@@ -304,24 +211,22 @@ int main(int argc, char** argv) {
     }
   } else if (cmd == "status") {
     auto st = cli->status(rest[0]);
-    rc = st ? (std::cout << to_json(*st) << std::endl, 0) : report(st.error());
+    rc = st ? (std::cout << status_line(*st) << std::endl, 0)
+            : report(st.error());
   } else if (cmd == "list") {
     auto xs = cli->list();
     if (!xs)
       rc = report(xs.error());
     else
       for (auto& st : *xs)
-        std::cout << to_json(st) << std::endl;
+        std::cout << status_line(st) << std::endl;
   } else {
     auto xs = cmd == "nodes" ? cli->nodes() : cli->members();
     if (!xs)
       rc = report(xs.error());
     else
       for (auto& n : *xs)
-        std::cout << "{\"node\":" << quote(n.node) << ",\"state\":"
-                  << quote(n.state) << ",\"orchestrator\":"
-                  << (n.orchestrator ? "true" : "false")
-                  << ",\"running\":" << n.running << "}" << std::endl;
+        std::cout << node_line(n) << std::endl;
   }
   std::cout.flush();
   // Skip the actor system's orderly shutdown: it waits for remote peers.

@@ -18,8 +18,10 @@
 #include "cluster_harness.hpp"
 #include "dtask/client.hpp"
 #include "dtask/errors.hpp"
+#include "dtask/names.hpp"
 #include "dtask/node.hpp"
 #include "dtask/ring.hpp"
+#include "dtask/utf8.hpp"
 
 using namespace std::chrono_literals;
 using dtask_test::cluster;
@@ -132,6 +134,16 @@ std::string name_on(cluster& c, int target, const std::string& prefix) {
     if (ring.owner(name) == c.name(target))
       return name;
   }
+}
+
+/// Success if every line `res` printed on stdout is valid UTF-8; else the
+/// first line that is not, escaped.
+::testing::AssertionResult stdout_is_utf8(const dtask_test::run_result& res) {
+  for (auto& line : res.lines)
+    if (dtask::invalid_utf8_at(line) != std::string::npos)
+      return ::testing::AssertionFailure()
+             << "not UTF-8: " << dtask::escaped(line, 200);
+  return ::testing::AssertionSuccess();
 }
 
 int other_than(int a, int b = -1) {
@@ -1044,4 +1056,69 @@ TEST(cli, exit_codes_and_json) {
                          "nodes"});
   EXPECT_EQ(res.rc, 2);
   EXPECT_NE(res.err.find("cannot connect"), std::string::npos) << res.err;
+}
+
+// Names come from users: one that is not UTF-8 is refused by the node like
+// any invalid name, and the refusal, which echoes the name, is still valid
+// UTF-8 (each invalid byte printed as U+FFFD).
+TEST(cli, names_that_are_not_utf8_are_refused_in_valid_utf8) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  const std::string fffd = "\xef\xbf\xbd";
+  std::vector<std::pair<std::string, std::string>> names = {
+    {"\xff\xfe", "0"},                // bytes that start no sequence
+    {"a\xc0\xaf", "1"},               // overlong '/'
+    {"ab\xed\xa0\x80", "2"},          // the surrogate U+D800
+    {"\xf4\x90\x80\x80", "0"},        // U+110000
+    {"cut\xe2\x9c", "3"},             // cut short
+  };
+  for (auto& [name, at] : names) {
+    auto res = c.cli({"start", "echo", "--name=" + name, "--wait"});
+    EXPECT_EQ(res.rc, 1) << dtask::escaped(name);
+    ASSERT_EQ(res.lines.size(), 1u) << dtask::escaped(name);
+    EXPECT_TRUE(stdout_is_utf8(res));
+    EXPECT_EQ(res.field("error"), "invalid_name");
+    EXPECT_EQ(res.field("reason"), "the name is not valid UTF-8 at byte " + at);
+    EXPECT_NE(res.field("name").find(fffd), std::string::npos);
+  }
+  // A name that cannot exist is simply not found, and echoed the same way.
+  auto res = c.cli({"status", names[0].first});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_TRUE(stdout_is_utf8(res));
+  EXPECT_EQ(res.field("error"), "not_found");
+  EXPECT_EQ(res.field("name"), fffd + fffd);
+  res = c.cli({"list"});
+  EXPECT_EQ(res.rc, 0);
+  EXPECT_TRUE(res.lines.empty()) << "a refused name started a task";
+}
+
+// Results and reasons are whatever a task made: the CLI prints them as
+// valid UTF-8 (each invalid byte as U+FFFD), never raw.
+TEST(cli, results_and_reasons_that_are_not_utf8_print_as_valid_utf8) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  const std::string fffd = "\xef\xbf\xbd";
+  const std::string result = "[\"bad" + fffd + "byte\",\"" + fffd + fffd
+                             + "\",\"caf\xc3\xa9\"]";
+  auto res = c.cli({"start", "echo", "bad\xff" "byte", "\xc0\xaf",
+                    "caf\xc3\xa9", "--name=e", "--wait"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  ASSERT_EQ(res.lines.size(), 2u);
+  EXPECT_TRUE(stdout_is_utf8(res));
+  EXPECT_EQ(res.field("state", 1), "done");
+  EXPECT_EQ(res.field("result", 1), result);
+  res = c.cli({"status", "e"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_TRUE(stdout_is_utf8(res));
+  EXPECT_EQ(res.field("result"), result);
+  res = c.cli({"start", "fail", "no\xfe" "disk", "--name=f", "--wait"});
+  EXPECT_EQ(res.rc, 1);
+  ASSERT_EQ(res.lines.size(), 2u);
+  EXPECT_TRUE(stdout_is_utf8(res));
+  EXPECT_EQ(res.field("state", 1), "failed");
+  EXPECT_EQ(res.field("reason", 1), "no" + fffd + "disk");
+  res = c.cli({"list"});
+  EXPECT_EQ(res.rc, 0);
+  EXPECT_EQ(res.lines.size(), 2u);
+  EXPECT_TRUE(stdout_is_utf8(res));
 }

@@ -1,0 +1,128 @@
+#include "cli_json.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "dtask/errors.hpp"
+
+namespace dtask::cli {
+
+namespace {
+
+// Keys keep the order they are set in: scripts and tests read the lines.
+using json = nlohmann::ordered_json;
+
+/// One line of output. A task's result or a name may hold any bytes, and
+/// dump() throws on invalid UTF-8 by default; `replace` writes U+FFFD for
+/// each invalid byte instead, so that the line stays valid JSON and the rest
+/// of it readable (an escape of our own, such as \xNN, is not JSON).
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json to_json(const caf::message& msg) {
+  auto out = json::array();
+  for (size_t i = 0; i < msg.size(); ++i) {
+    if (msg.match_element<std::string>(i))
+      out.push_back(msg.get_as<std::string>(i));
+    else if (msg.match_element<int64_t>(i))
+      out.push_back(msg.get_as<int64_t>(i));
+    else if (msg.match_element<int32_t>(i))
+      out.push_back(msg.get_as<int32_t>(i));
+    else if (msg.match_element<uint64_t>(i))
+      out.push_back(msg.get_as<uint64_t>(i));
+    else if (msg.match_element<bool>(i))
+      out.push_back(msg.get_as<bool>(i));
+    else
+      out.push_back(msg.cvals()->stringify(i));
+  }
+  return out;
+}
+
+} // namespace
+
+std::string started_line(const task_ref& ref) {
+  json out;
+  out["name"] = ref.name;
+  out["node"] = ref.node;
+  out["state"] = "running";
+  out["epoch"] = ref.epoch;
+  return dump(out);
+}
+
+std::string status_line(const task_status& st) {
+  json out;
+  out["name"] = st.name;
+  out["state"] = to_string(st.state);
+  out["node"] = st.node;
+  out["epoch"] = st.epoch;
+  out["attempt"] = st.attempt;
+  if (st.stale)
+    out["stale"] = true;
+  if (st.state == task_state::done)
+    out["result"] = to_json(st.result);
+  else if (!st.reason.empty())
+    out["reason"] = st.reason;
+  return dump(out);
+}
+
+std::string node_line(const node_info& n) {
+  json out;
+  out["node"] = n.node;
+  out["state"] = n.state;
+  out["orchestrator"] = n.orchestrator;
+  out["running"] = n.running;
+  return dump(out);
+}
+
+std::string error_line(const caf::error& err) {
+  auto code = static_cast<errc>(err.code());
+  auto& ctx = err.context();
+  // A field the context lacks is null: the key is always there.
+  auto text = [&](size_t i) -> json {
+    if (i < ctx.size() && ctx.match_element<std::string>(i))
+      return ctx.get_as<std::string>(i);
+    return nullptr;
+  };
+  auto number = [&](size_t i) -> json {
+    if (i < ctx.size() && ctx.match_element<uint64_t>(i))
+      return ctx.get_as<uint64_t>(i);
+    return nullptr;
+  };
+  json out;
+  out["error"] = to_string(code);
+  switch (code) {
+    case errc::already_running:
+    case errc::node_down:
+      out["name"] = text(0);
+      out["node"] = text(1);
+      break;
+    case errc::not_found:
+      out["name"] = text(0);
+      break;
+    case errc::unknown_task_type:
+      out["type"] = text(0);
+      break;
+    case errc::invalid_name:
+      out["name"] = text(0);
+      out["reason"] = text(1);
+      break;
+    case errc::args_too_large:
+      out["size"] = number(0);
+      out["limit"] = number(1);
+      break;
+    case errc::capacity:
+      out["node"] = text(0);
+      out["limit"] = number(1);
+      break;
+    default:
+      out["reason"] = text(0);
+  }
+  return dump(out);
+}
+
+std::string json_string(const std::string& text) {
+  return dump(json(text));
+}
+
+} // namespace dtask::cli

@@ -1,0 +1,30 @@
+#pragma once
+
+// The CLI's answers as JSON, one object per line. Every string in them comes
+// from a user or from a task (names, types, results, reasons), so none is
+// trusted to be UTF-8: invalid bytes come out as U+FFFD.
+
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "dtask/protocol.hpp"
+
+namespace dtask::cli {
+
+/// {"name","node","state":"running","epoch"}: a start was accepted.
+std::string started_line(const task_ref& ref);
+
+/// {"name","state","node","epoch","attempt"[,"stale"],"result"|"reason"}.
+std::string status_line(const task_status& st);
+
+/// {"node","state","orchestrator","running"}: one member.
+std::string node_line(const node_info& n);
+
+/// {"error":CODE, ...the context of CODE}, for a dtask error only.
+std::string error_line(const caf::error& err);
+
+/// `text` as a JSON string literal, quotes included (for messages).
+std::string json_string(const std::string& text);
+
+} // namespace dtask::cli
