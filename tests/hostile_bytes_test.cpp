@@ -258,7 +258,12 @@ TEST(hostile_bytes, a_tls_node_drops_random_bytes_and_oversized_headers) {
 // frees the memory, and the node serves on. Without the timeout the node
 // holds the 4 GiB for as long as the sender keeps the connection open.
 // Two headers at once took 8.2 GiB and 63 s: never more than one here.
+// It keeps a core busy for about 20 s, which squeezes the timing of the
+// tests that run beside it: it runs only when DTASK_HEAVY_TESTS=1 is set
+// (`DTASK_HEAVY_TESTS=1 ctest -R hostile_bytes`).
 TEST(hostile_bytes, a_plaintext_node_spends_4_gib_on_one_oversized_header) {
+  if (getenv("DTASK_HEAVY_TESTS") == nullptr)
+    GTEST_SKIP() << "a measurement of CAF: set DTASK_HEAVY_TESTS=1";
   if (memory_available() < 8 * gib)
     GTEST_SKIP() << "needs 8 GiB of free memory";
   cluster c{1};
