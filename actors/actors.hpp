@@ -170,15 +170,12 @@ struct node_context {
 
 using node_context_ptr = std::shared_ptr<const node_context>;
 
-/// The key of the orders of the orchestrator of `epoch` on a node with
-/// `secret` (see `spawn_order::order_key`): splitmix64, so that keys of
-/// different epochs tell nothing about each other or the secret.
-inline uint64_t order_key_of(uint64_t secret, uint64_t epoch) {
-  auto z = secret + epoch * 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+/// A key derived from `secret` and `salt` with HMAC-SHA256 (cut to 64
+/// bits), so that one key tells nothing about the secret or other keys (see
+/// `spawn_order::order_key`: an orchestrator's secret comes from its
+/// process's and its epoch, a registry's key from the orchestrator's secret
+/// and the registry's node).
+uint64_t derive_key(uint64_t secret, const std::string& salt);
 
 /// Stops a node's actor with an exit from the actor itself: the guard of a
 /// node's internal actors accepts exits only from local actors that name

@@ -1,11 +1,15 @@
-// Definitions of the simulation's seams (node_actor.hpp, mutations.hpp).
+// Definitions of the simulation's seams (node_actor.hpp, mutations.hpp), of
+// the guards of the node's actors, and of `derive_key` (actors.hpp).
 
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <string>
 
 #include <caf/all.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "actors.hpp"
 #include "mutations.hpp"
@@ -74,6 +78,17 @@ caf::error refuse_sender(caf::scheduled_actor* self, const char* what) {
                    << ": only the cluster's own actors send it (logged once "
                       "per kind)";
   return make_error(errc::not_allowed, what);
+}
+
+uint64_t derive_key(uint64_t secret, const std::string& salt) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), &secret, sizeof(secret),
+       reinterpret_cast<const unsigned char*>(salt.data()), salt.size(),
+       digest, &len);
+  uint64_t result = 0;
+  std::memcpy(&result, digest, sizeof(result));
+  return result;
 }
 
 uint64_t unexpected_messages() {

@@ -166,8 +166,9 @@ struct orchestrator_state {
   boost::uuids::random_generator uuids;
   /// False while syncing.
   bool live = false;
-  /// Carried by this orchestrator's spawn orders (`spawn_order::order_key`).
-  uint64_t order_key = 0;
+  /// Its spawn orders carry `derive_key(secret, node)`
+  /// (`spawn_order::order_key`), one key per registry.
+  uint64_t secret = 0;
   /// The registries of every member this orchestrator had (see
   /// `from_member_registry`).
   recent_set<caf::actor_addr> member_registries{4096};
@@ -212,6 +213,12 @@ using orchestrator_ptr
 /// Now, on this node's clock.
 clock_type::time_point node_time(orchestrator_ptr self) {
   return self->state.ctx->now(self->clock());
+}
+
+/// The key of this orchestrator's orders to `node`'s registry: each
+/// registry knows its own only, so a member cannot forge orders to another.
+uint64_t order_key_for(orchestrator_ptr self, const std::string& node) {
+  return derive_key(self->state.secret, node);
 }
 
 orchestrator_ref self_ref(orchestrator_ptr self) {
@@ -532,7 +539,7 @@ void sync_member(orchestrator_ptr self, const member& m,
   auto registry = m.registry;
   auto sent = node_time(self);
   self->request(registry, sync_timeout, sync_atom::value, self_ref(self),
-                self->state.order_key)
+                order_key_for(self, m.node))
     .then(
       [=](std::vector<registry_entry>& entries) {
         // Syncing is following: the answer counts as a quorum answer.
@@ -730,7 +737,7 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
                                     std::move(args), std::move(opts.callback),
                                     opts.token, epoch, st.epoch, opts.restart,
                                     1, st.node_gen[node], opts.want_worker,
-                                    st.order_key});
+                                    order_key_for(self, node)});
 }
 
 /// A registry asks to keep running its workers ((b) above).
@@ -787,7 +794,8 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
     spawn_order order{rec->name,    rec->spec->type,  rec->spec->args,
                       rec->callback, rec->token, epoch,
                       st.epoch,     rec->restart, rec->attempt,
-                      st.node_gen[target_node], false, st.order_key};
+                      st.node_gen[target_node], false,
+                      order_key_for(self, target_node)};
     auto name = rec->name;
     self->request(target->second.registry, sync_timeout, spawn_atom::value,
                   std::move(order))
@@ -980,7 +988,7 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = epoch;
-  st.order_key = order_key_of(st.ctx->secret, epoch);
+  st.secret = derive_key(st.ctx->secret, std::to_string(epoch));
   st.seq = first_task_sequence;
   st.table = task_table{st.ctx->config.finished_ttl};
   std::vector<std::string> names;

@@ -162,8 +162,8 @@ void world::start_node(int i) {
     cfg, cfg.name(), sim_catalog(this), cfg.voters(), nd.sink,
     dtask::node_clock{nd.rate}, network_,
     // Derived from the seed without drawing from the world's generator.
-    dtask::order_key_of(opts_.seed, static_cast<uint64_t>(i) << 32
-                                      | static_cast<uint64_t>(nd.incarnation))});
+    dtask::derive_key(opts_.seed, nd.name + "#"
+                                    + std::to_string(nd.incarnation))});
   ++nd.incarnation;
   nd.alive = true;
   nd.hung = false;
