@@ -55,6 +55,7 @@
 
 #include "actors.hpp"
 #include "lease_gate.hpp"
+#include "dtask/election.hpp"
 #include "local_entry.hpp"
 #include "mirror_origin.hpp"
 #include "mirror_store.hpp"
@@ -748,7 +749,8 @@ bool from_followed(registry_ptr self, uint64_t orch_epoch) {
   });
 }
 
-/// A sync comes from the orchestrator it names, which runs on this node or
+/// A sync comes from the orchestrator it names, with an epoch its node may
+/// have (a voter's, see `valid_epoch`), and it runs on this node or
 /// in the process of a member's supervisor (this node's supervisor tells
 /// the registry its members): a peer cannot make a registry follow an
 /// actor of its own. A member this node does not know yet syncs again a
@@ -757,7 +759,8 @@ bool from_orchestrator_of_a_member(registry_ptr self,
                                    const orchestrator_ref& orch) {
   auto& sender = self->current_sender();
   if (sender == nullptr || !orch.handle
-      || sender->address() != orch.handle.address())
+      || sender->address() != orch.handle.address()
+      || !valid_epoch(orch.epoch, self->state.ctx->voters, &orch.node))
     return false;
   if (orch.node == self->state.ctx->name)
     return orch.handle.node() == self->node();

@@ -397,3 +397,43 @@ TEST(hostile, an_anonymous_down_for_a_live_worker_is_dropped) {
   round_trip(p, host->registry);
   EXPECT_TRUE(still_running(c, "downed"));
 }
+
+// A registry follows only an orchestrator with an epoch its node may have:
+// a member that is no voter (here: a peer that joined in its own name)
+// cannot make registries follow an orchestrator of its own. Before: the
+// sync was answered, and the registry followed it (asked it for leases;
+// those of the real orchestrator stopped counting).
+TEST(hostile, a_member_that_is_no_voter_cannot_sync_registries) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto to_member = std::make_shared<std::atomic<int>>(0);
+  dtask::member me;
+  me.node = "127.0.0.1:1";
+  me.supervisor = caf::actor_cast<dtask::supervisor_api>(caf::actor{p.self});
+  me.registry = caf::actor_cast<dtask::registry_api>(
+    counting_actor(p.sys, to_member));
+  dtask::cluster_view v;
+  p.self
+    ->request(caf::actor_cast<dtask::supervisor_api>(p.gateway), 5s,
+              dtask::join_atom::value, me, uint64_t{0})
+    .receive([&](dtask::cluster_view& x) { v = std::move(x); },
+             [](caf::error&) {});
+  // The registry of the node it joined (which knows it as a member).
+  auto target = member_named(v, c.name(0));
+  ASSERT_NE(target, nullptr);
+  auto to_fake = std::make_shared<std::atomic<int>>(0);
+  auto fake = caf::actor_cast<dtask::orchestrator_internal_api>(
+    counting_actor(p.sys, to_fake));
+  // An epoch above the real one, with the low byte of voter 0, sent as the
+  // fake orchestrator itself (as a member's process can).
+  auto epoch = ((p.orchestrator.epoch >> 8) + 5) << 8;
+  caf::send_as(caf::actor_cast<caf::actor>(fake),
+               caf::actor_cast<caf::actor>(target->registry),
+               dtask::sync_atom::value,
+               dtask::orchestrator_ref{fake, me.node, epoch}, uint64_t{1});
+  // A follower answers the sync and asks for a lease at once.
+  EXPECT_FALSE(dtask_test::wait_until([&] { return *to_fake > 0; }, 1s));
+  caf::anon_send_exit(fake, caf::exit_reason::kill);
+  caf::anon_send_exit(me.registry, caf::exit_reason::kill);
+}
