@@ -623,6 +623,13 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
     sync_member(self, m, [] {});
 }
 
+/// `text` as an error may echo it back: at most `max_name_bytes` bytes (a
+/// name or type from the wire may be as long as a message can be).
+std::string cut(const std::string& text) {
+  return text.size() <= max_name_bytes ? text
+                                       : text.substr(0, max_name_bytes);
+}
+
 /// What is wrong with a start, before its name is looked at (an unnamed
 /// start gets a UUID here).
 caf::error check_start(orchestrator_ptr self, const std::string& type,
@@ -633,10 +640,10 @@ caf::error check_start(orchestrator_ptr self, const std::string& type,
   } else {
     auto why = check_name(opts.name);
     if (!why.empty())
-      return make_error(errc::invalid_name, opts.name, why);
+      return make_error(errc::invalid_name, cut(opts.name), why);
   }
   if (st.ctx->tasks.find(type) == nullptr)
-    return make_error(errc::unknown_task_type, type);
+    return make_error(errc::unknown_task_type, cut(type));
   if (!args.empty()) {
     auto size = caf::detail::serialized_size(self->system(), args);
     auto limit = st.ctx->config.max_args_bytes;
@@ -863,6 +870,9 @@ void tick(orchestrator_ptr self) {
 
 caf::result<task_status> status_of(orchestrator_ptr self,
                                    const std::string& name) {
+  auto why = check_name(name);
+  if (!why.empty()) // Never a task's name; not echoed back whole.
+    return make_error(errc::invalid_name, cut(name), why);
   auto rec = self->state.table.find(name, node_time(self));
   if (rec == nullptr)
     return make_error(errc::not_found, name);

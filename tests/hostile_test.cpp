@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster_harness.hpp"
+#include "dtask/errors.hpp"
 #include "dtask/node.hpp"
 #include "dtask/protocol.hpp"
 
@@ -436,4 +437,35 @@ TEST(hostile, a_member_that_is_no_voter_cannot_sync_registries) {
   EXPECT_FALSE(dtask_test::wait_until([&] { return *to_fake > 0; }, 1s));
   caf::anon_send_exit(fake, caf::exit_reason::kill);
   caf::anon_send_exit(me.registry, caf::exit_reason::kill);
+}
+
+// A name or type is never echoed back whole in an error: as long as a
+// message can be, it would come back as long. Before: a 1 MB type came
+// back in unknown_task_type, and `status` of a 1 MB name said not_found
+// with the name.
+TEST(bounds, long_names_and_types_are_refused_and_cut_in_errors) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  ASSERT_TRUE(p.orchestrator.handle);
+  std::string huge(1 << 20, 'x');
+  caf::error start_err;
+  p.self
+    ->request(p.orchestrator.handle, 5s, dtask::start_atom::value, huge,
+              caf::make_message(), dtask::start_options{})
+    .receive([](dtask::task_ref&) {}, [&](caf::error& e) { start_err = e; });
+  EXPECT_EQ(start_err.code(),
+            static_cast<uint8_t>(dtask::errc::unknown_task_type));
+  EXPECT_LT(start_err.context().size() > 0
+              ? start_err.context().get_as<std::string>(0).size()
+              : 0u,
+            300u);
+  caf::error status_err;
+  p.self
+    ->request(p.orchestrator.handle, 5s, dtask::status_atom::value, huge)
+    .receive([](dtask::task_status&) {}, [&](caf::error& e) { status_err = e; });
+  EXPECT_EQ(status_err.code(),
+            static_cast<uint8_t>(dtask::errc::invalid_name));
+  ASSERT_GT(status_err.context().size(), 0u);
+  EXPECT_LT(status_err.context().get_as<std::string>(0).size(), 300u);
 }
