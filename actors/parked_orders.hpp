@@ -53,6 +53,10 @@ public:
     return result;
   }
 
+  size_t size() const noexcept {
+    return orders_.size();
+  }
+
   size_t count(wait_reason why) const {
     size_t n = 0;
     for (auto& p : orders_)

@@ -444,6 +444,17 @@ void launch_waiting(registry_ptr self,
   rp.deliver(std::move(ref));
 }
 
+/// At most `max-running` orders wait (each holds its arguments and its
+/// caller); one more is refused with `capacity`.
+bool parking_full(registry_ptr self) {
+  return self->state.parked.size() >= self->state.ctx->config.max_running;
+}
+
+caf::error capacity_error(registry_ptr self) {
+  return make_error(errc::capacity, self->state.ctx->name,
+                    self->state.ctx->config.max_running);
+}
+
 /// True if `order` carries the key of the orchestrator this registry
 /// follows. An order of a newer orchestrator, whose sync has not arrived
 /// yet, waits for it like an order waits for a lease; any other order is
@@ -462,8 +473,11 @@ bool order_from_orchestrator(
   auto now = node_time(self);
   if (order.orch_epoch > st.orchestrator.epoch
       && now < st.lease_wait_until.value_or(now + lease_wait)) {
-    st.parked.park(std::move(order), std::move(rp), wait_reason::lease,
-                   now + lease_wait);
+    if (parking_full(self))
+      rp.deliver(capacity_error(self));
+    else
+      st.parked.park(std::move(order), std::move(rp), wait_reason::lease,
+                     now + lease_wait);
     return false;
   }
   rp.deliver(refuse_sender(self, "spawn"));
@@ -484,6 +498,11 @@ void spawn(registry_ptr self, spawn_order& order,
                  refused_order{order.name, order.epoch, err});
     rp.deliver(std::move(err));
   };
+  auto park = [&](wait_reason why, clock_type::time_point deadline = {}) {
+    if (parking_full(self))
+      return refuse(capacity_error(self));
+    st.parked.park(std::move(order), std::move(rp), why, deadline);
+  };
   if (order.orch_epoch < st.orchestrator.epoch
       && !mutated(mutation::stale_orders))
     return refuse(make_error(errc::stale_orchestrator,
@@ -496,11 +515,8 @@ void spawn(registry_ptr self, spawn_order& order,
     return refuse(make_error(errc::node_down, order.name, st.ctx->name));
   if (!lease_valid(self)) {
     auto now = node_time(self);
-    if (now < st.lease_wait_until.value_or(now + lease_wait)) {
-      st.parked.park(std::move(order), std::move(rp), wait_reason::lease,
-                     now + lease_wait);
-      return;
-    }
+    if (now < st.lease_wait_until.value_or(now + lease_wait))
+      return park(wait_reason::lease, now + lease_wait);
     return refuse(make_error(errc::no_quorum,
                              "the node " + st.ctx->name
                                + " holds no lease from the orchestrator"));
@@ -511,16 +527,12 @@ void spawn(registry_ptr self, spawn_order& order,
     // Promised to an old mirror: waits until the promise ran out (at most
     // `mirror_promise`; the tick tries again). The caller's retries find
     // the start pending at the orchestrator.
-    st.parked.park(std::move(order), std::move(rp),
-                   wait_reason::mirror_promise);
-    return;
+    return park(wait_reason::mirror_promise);
   }
   switch (st.book.check(order.name)) {
     case task_book::hold::stopping:
       // A killed worker of this name may still exist: wait for its end.
-      st.parked.park(std::move(order), std::move(rp),
-                     wait_reason::stopping_worker);
-      return;
+      return park(wait_reason::stopping_worker);
     case task_book::hold::running:
       return refuse(make_error(errc::already_running, order.name,
                                st.ctx->name,
@@ -529,8 +541,7 @@ void spawn(registry_ptr self, spawn_order& order,
       break;
   }
   if (st.book.running() >= st.ctx->config.max_running)
-    return refuse(make_error(errc::capacity, st.ctx->name,
-                             st.ctx->config.max_running));
+    return refuse(capacity_error(self));
   auto& entry = st.book.admit(std::move(order));
   if (!st.mirror_to || mutated(mutation::spawn_before_mirror)) {
     rp.deliver(launch(self, entry));

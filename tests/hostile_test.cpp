@@ -469,3 +469,36 @@ TEST(bounds, long_names_and_types_are_refused_and_cut_in_errors) {
   ASSERT_GT(status_err.context().size(), 0u);
   EXPECT_LT(status_err.context().get_as<std::string>(0).size(), 300u);
 }
+
+// At most max-running orders wait at a registry; one more is refused with
+// `capacity` at once. Orders that claim a newer orchestrator wait for its
+// sync, so a peer can park them: before, each one it sent waited, holding
+// its arguments and its caller, without a bound.
+TEST(bounds, at_most_max_running_orders_wait_at_a_registry) {
+  cluster c{1, "max-running=2"};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  ASSERT_EQ(v.members.size(), 1u);
+  dtask::spawn_order order;
+  order.type = "sleep";
+  order.args = caf::make_message(std::string{"60000"});
+  order.orch_epoch = ((p.orchestrator.epoch >> 8) + 5) << 8;
+  for (int i = 0; i < 6; ++i) {
+    order.name = "parked-" + std::to_string(i);
+    p.self->send(v.members[0].registry, dtask::spawn_atom::value, order);
+  }
+  int capacity = 0;
+  int answers = 0;
+  for (int i = 0; i < 6; ++i)
+    p.self->receive(
+      [&](dtask::task_ref&) { ++answers; },
+      [&](caf::error& e) {
+        ++answers;
+        if (e.code() == static_cast<uint8_t>(dtask::errc::capacity))
+          ++capacity;
+      },
+      caf::after(10s) >> [] {});
+  EXPECT_EQ(answers, 6);
+  EXPECT_EQ(capacity, 4) << "two wait, four are refused at once";
+}
