@@ -64,6 +64,8 @@ struct supervisor_state {
   bool joining = false;
   /// Epochs refused as impossible (see `valid_epoch`); logged once.
   uint64_t refused_epochs = 0;
+  /// Joins refused by their dial-back; only the first is logged.
+  uint64_t refused_joins = 0;
   /// The orchestrator this node follows.
   orchestrator_ref orchestrator;
   /// The orchestrator this node runs, if any.
@@ -367,6 +369,46 @@ cluster_view on_join(supervisor_ptr self, const member& m,
   return result;
 }
 
+/// A join from a supervisor that is not a peer yet (or replaces one): its
+/// address is dialed back first, and it becomes a member only if that
+/// address publishes the very supervisor that joins. A peer cannot join in
+/// the name of another node (and drop it as if it had restarted), nor in
+/// the name of an address where nothing of it listens.
+caf::result<cluster_view> join_requested(supervisor_ptr self, member m,
+                                         uint64_t last_epoch) {
+  auto& st = self->state;
+  auto admission = st.members.admit(m);
+  if (admission == admission::ignore || admission == admission::known)
+    return on_join(self, m, last_epoch);
+  // Epochs only grow: noted whatever the dial-back says (a node that missed
+  // one could elect with it again).
+  note_epoch(self, last_epoch);
+  endpoint ep;
+  if (!parse_endpoint(m.node, ep).empty())
+    return refuse_sender(self, "join");
+  auto rp = self->make_response_promise<cluster_view>();
+  auto refuse = [=](const char* why) mutable {
+    if (self->state.refused_joins++ == 0)
+      log_line{true} << "dtask-node " << own_name(self)
+                     << ": refused a join as " << escaped(m.node) << ": "
+                     << why << " (logged once)";
+    rp.deliver(make_error(errc::not_allowed, "join", std::string{why}));
+  };
+  self
+    ->request(st.ctx->connector, join_timeout, caf::connect_atom::value,
+              ep.host, ep.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& published,
+          const std::set<std::string>&) mutable {
+        if (published == nullptr
+            || published->address() != m.supervisor.address())
+          return refuse("its address publishes another supervisor");
+        rp.deliver(on_join(self, m, last_epoch));
+      },
+      [=](caf::error&) mutable { refuse("its address does not answer"); });
+  return rp;
+}
+
 // -- joining ----------------------------------------------------------------
 
 void try_connect(supervisor_ptr self, const std::string& node,
@@ -605,7 +647,7 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
         uint64_t last_epoch) -> caf::result<cluster_view> {
       if (!speaks_for_itself(self, m))
         return refuse_sender(self, "join");
-      return on_join(self, m, last_epoch);
+      return join_requested(self, std::move(m), last_epoch);
     },
     [=](leaving_atom, const std::string& node) {
       if (!from_member(self, node))

@@ -311,10 +311,14 @@ void cluster::write_configs(const std::string& extra, bool single_seed) {
 }
 
 int cluster::downs(int i) const {
+  return log_lines(i, " down");
+}
+
+int cluster::log_lines(int i, const std::string& text) const {
   std::ifstream f{log(i)};
   int n = 0;
   for (std::string line; std::getline(f, line);)
-    if (line.find(" down") != std::string::npos)
+    if (line.find(text) != std::string::npos)
       ++n;
   return n;
 }

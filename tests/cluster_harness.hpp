@@ -167,6 +167,9 @@ public:
   /// down (" down").
   int downs(int i) const;
 
+  /// How many lines of node `i`'s log contain `text`.
+  int log_lines(int i, const std::string& text) const;
+
   /// The cluster's scratch directory, its nodes' event logs and kill log.
   const std::string& dir() const {
     return dir_;

@@ -1081,11 +1081,11 @@ TEST(cli, names_that_are_not_utf8_are_refused_in_valid_utf8) {
     EXPECT_EQ(res.field("reason"), "the name is not valid UTF-8 at byte " + at);
     EXPECT_NE(res.field("name").find(fffd), std::string::npos);
   }
-  // A name that cannot exist is simply not found, and echoed the same way.
+  // A name that cannot exist is refused by status too, echoed the same way.
   auto res = c.cli({"status", names[0].first});
   EXPECT_EQ(res.rc, 1);
   EXPECT_TRUE(stdout_is_utf8(res));
-  EXPECT_EQ(res.field("error"), "not_found");
+  EXPECT_EQ(res.field("error"), "invalid_name");
   EXPECT_EQ(res.field("name"), fffd + fffd);
   res = c.cli({"list"});
   EXPECT_EQ(res.rc, 0);

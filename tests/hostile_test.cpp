@@ -409,9 +409,13 @@ TEST(hostile, a_member_that_is_no_voter_cannot_sync_registries) {
   ASSERT_TRUE(c.start_all());
   peer p{c.port(0)};
   auto to_member = std::make_shared<std::atomic<int>>(0);
+  // A member in its own name: it publishes its "supervisor", as a node
+  // does, so the node it joins can dial it back.
   dtask::member me;
-  me.node = "127.0.0.1:1";
   me.supervisor = caf::actor_cast<dtask::supervisor_api>(caf::actor{p.self});
+  auto port = p.sys.middleman().publish(caf::actor{p.self}, 0, "127.0.0.1");
+  ASSERT_TRUE(port);
+  me.node = "127.0.0.1:" + std::to_string(*port);
   me.registry = caf::actor_cast<dtask::registry_api>(
     counting_actor(p.sys, to_member));
   dtask::cluster_view v;
@@ -501,4 +505,32 @@ TEST(bounds, at_most_max_running_orders_wait_at_a_registry) {
       caf::after(10s) >> [] {});
   EXPECT_EQ(answers, 6);
   EXPECT_EQ(capacity, 4) << "two wait, four are refused at once";
+}
+
+// A join in the name of a member that runs is refused: a node becomes (or
+// replaces) a member only if the address it names publishes the
+// supervisor that joins. Before: a peer's join in the name of node 1 made
+// node 0 take it for node 1 restarted, and drop the real node 1.
+TEST(hostile, a_join_in_the_name_of_another_node_is_refused) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto ups_before = c.log_lines(0, "member " + c.name(1) + " up");
+  auto to_fake = std::make_shared<std::atomic<int>>(0);
+  dtask::member impostor;
+  impostor.node = c.name(1);
+  impostor.supervisor
+    = caf::actor_cast<dtask::supervisor_api>(caf::actor{p.self});
+  impostor.registry = caf::actor_cast<dtask::registry_api>(
+    counting_actor(p.sys, to_fake));
+  bool answered = false;
+  p.self
+    ->request(caf::actor_cast<dtask::supervisor_api>(p.gateway), 5s,
+              dtask::join_atom::value, impostor, uint64_t{0})
+    .receive([&](dtask::cluster_view&) { answered = true; },
+             [](caf::error&) {});
+  EXPECT_FALSE(answered);
+  EXPECT_TRUE(p.gateway_answers());
+  EXPECT_EQ(c.log_lines(0, "member " + c.name(1) + " up"), ups_before);
+  caf::anon_send_exit(impostor.registry, caf::exit_reason::kill);
 }
