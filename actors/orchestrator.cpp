@@ -167,8 +167,10 @@ struct orchestrator_state {
   /// False while syncing.
   bool live = false;
   /// Its spawn orders carry `derive_key(secret, node)`
-  /// (`spawn_order::order_key`), one key per registry.
+  /// (`spawn_order::order_key`), one key per registry; computed once per
+  /// member, not one HMAC per start.
   uint64_t secret = 0;
+  std::unordered_map<std::string, uint64_t> order_keys;
   /// The registries of every member this orchestrator had (see
   /// `from_member_registry`).
   recent_set<caf::actor_addr> member_registries{4096};
@@ -218,7 +220,11 @@ clock_type::time_point node_time(orchestrator_ptr self) {
 /// The key of this orchestrator's orders to `node`'s registry: each
 /// registry knows its own only, so a member cannot forge orders to another.
 uint64_t order_key_for(orchestrator_ptr self, const std::string& node) {
-  return derive_key(self->state.secret, node);
+  auto& keys = self->state.order_keys;
+  auto i = keys.find(node);
+  if (i == keys.end())
+    i = keys.emplace(node, derive_key(self->state.secret, node)).first;
+  return i->second;
 }
 
 orchestrator_ref self_ref(orchestrator_ptr self) {
@@ -569,6 +575,7 @@ void set_members(orchestrator_ptr self, std::vector<member>& members) {
   auto& st = self->state;
   auto now = node_time(self);
   std::map<std::string, member> next;
+  st.order_keys.clear(); // Bounded by the members.
   for (auto& m : members) {
     st.member_registries.insert(m.registry.address());
     next.emplace(m.node, std::move(m));
