@@ -73,10 +73,21 @@ public:
         && !x.content().match_elements<caf::exit_msg>()
         && !mutated(mutation::worker_ignores_lease))
       return caf::invoke_message_result::consumed;
+    if (exit_from_elsewhere(x))
+      return caf::invoke_message_result::consumed;
     return node_actor::consume(x);
   }
 
 private:
+  /// An exit from another node, or from nobody: a task's actor is handed to
+  /// callers (`already_running`, `want_worker`), so anyone could stop it.
+  /// Its own node's actors (the registry, the user's local actors) still
+  /// can; a link across nodes no longer stops a task.
+  bool exit_from_elsewhere(const caf::mailbox_element& x) const {
+    return x.content().match_elements<caf::exit_msg>()
+           && (x.sender == nullptr || x.sender->node() != node());
+  }
+
   std::unique_ptr<worker_init> init_;
   lease_clock_ptr lease_;
   uint64_t cut_;

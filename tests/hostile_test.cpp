@@ -534,3 +534,22 @@ TEST(hostile, a_join_in_the_name_of_another_node_is_refused) {
   EXPECT_EQ(c.log_lines(0, "member " + c.name(1) + " up"), ups_before);
   caf::anon_send_exit(impostor.registry, caf::exit_reason::kill);
 }
+
+// A task's actor is handed to callers (want_worker, already_running), so it
+// ignores exit messages from other nodes and from nobody. Before: one exit
+// from a peer stopped the task (it ended failed).
+TEST(hostile, exits_from_a_peer_do_not_stop_a_task) {
+  cluster c{1};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto ref = start_sleeper(p, "kept");
+  ASSERT_TRUE(ref.worker);
+  p.self->monitor(ref.worker);
+  p.self->send_exit(ref.worker, caf::exit_reason::kill);
+  caf::anon_send_exit(ref.worker, caf::exit_reason::user_shutdown);
+  bool stopped = false;
+  p.self->receive([&](caf::down_msg&) { stopped = true; },
+                  caf::after(1s) >> [] {});
+  EXPECT_FALSE(stopped);
+  EXPECT_TRUE(still_running(c, "kept"));
+}
