@@ -203,6 +203,8 @@ struct orchestrator_state {
   /// a task the orchestrator declared lost and may have started elsewhere).
   std::map<std::string, uint64_t> node_gen;
   uint64_t ticks = 0;
+  /// Set once the log said that `max-finished` was reached.
+  bool finished_bound_logged = false;
 
   static const char* name;
 };
@@ -824,6 +826,19 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
   }
 }
 
+/// Logs once that the table forgot finished tasks before their TTL: an
+/// operator who sees `not_found` early learns which key to raise.
+void note_finished_bound(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (st.finished_bound_logged || st.table.forgotten_early() == 0)
+    return;
+  st.finished_bound_logged = true;
+  log_line{} << "dtask-orchestrator " << st.ctx->name
+             << ": max-finished=" << st.ctx->config.max_finished
+             << " reached; the oldest finished tasks are forgotten before "
+                "finished-ttl";
+}
+
 /// Every lease interval: quorum pings, fences that are due, and (every
 /// second) the TTL of finished tasks.
 void tick(orchestrator_ptr self) {
@@ -872,6 +887,7 @@ void tick(orchestrator_ptr self) {
   }
   if (++st.ticks % 10 == 0)
     st.table.expire(now);
+  note_finished_bound(self);
   self->delayed_send(self, lease_interval, tick_atom::value);
 }
 
@@ -1007,7 +1023,8 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   st.epoch = epoch;
   st.secret = derive_key(st.ctx->secret, std::to_string(epoch));
   st.seq = first_task_sequence;
-  st.table = task_table{st.ctx->config.finished_ttl};
+  st.table = task_table{st.ctx->config.finished_ttl,
+                        st.ctx->config.max_finished};
   std::vector<std::string> names;
   for (auto& m : members) {
     if (!m.leaving)

@@ -154,3 +154,18 @@ TEST(config, tls_needs_a_certificate_a_key_and_a_ca) {
   EXPECT_EQ(dtask::command_line_secret({"--openssl.key=k"}), "");
   EXPECT_NE(dtask::command_line_secret({"--openssl.passphrase=x"}), "");
 }
+
+TEST(config, bounds_are_positive_integers) {
+  for (auto key : {"max-args-bytes", "max-running", "max-finished"}) {
+    auto named = "cluster." + std::string{key};
+    for (auto bad : {"0", "-1", "\"100\"", "1.5"})
+      EXPECT_NE(error_of("[cluster]\n" + std::string{key} + "=" + bad + "\n")
+                  .find(named + ": expected a positive integer"),
+                std::string::npos)
+        << key << "=" << bad;
+  }
+  dtask::node_config cfg;
+  EXPECT_EQ(cfg.max_finished, 1000000u);
+  ASSERT_EQ(read("[cluster]\nmax-finished=7\n", cfg), "");
+  EXPECT_EQ(cfg.max_finished, 7u);
+}

@@ -205,3 +205,77 @@ TEST_F(task_table_test, edge6_an_ended_starts_token_is_forgotten_with_the_ttl) {
   table.expire(t0 + 60s);
   EXPECT_EQ(table.ended_start(42), nullptr);
 }
+
+TEST_F(task_table_test, edge6_beyond_max_finished_the_oldest_end_is_forgotten_early) {
+  dtask::task_table small{60s, 2};
+  for (uint64_t i = 1; i <= 3; ++i) {
+    auto name = "t" + std::to_string(i);
+    small.begin(name, "n1:1", i, 0, caf::actor{});
+    small.finish(name, i, task_state::done, {}, "", t0);
+  }
+  EXPECT_EQ(small.find("t1", t0), nullptr);
+  EXPECT_NE(small.find("t2", t0), nullptr);
+  EXPECT_NE(small.find("t3", t0), nullptr);
+  EXPECT_EQ(small.forgotten_early(), 1u);
+}
+
+TEST_F(task_table_test, edge6_max_finished_never_forgets_running_tasks) {
+  dtask::task_table small{60s, 1};
+  small.begin("r", "n1:1", 1, 0, caf::actor{});
+  small.begin("a", "n1:1", 2, 0, caf::actor{});
+  small.begin("b", "n1:1", 3, 0, caf::actor{});
+  small.finish("a", 2, task_state::done, {}, "", t0);
+  small.finish("b", 3, task_state::failed, {}, "x", t0);
+  EXPECT_EQ(small.find("a", t0), nullptr);
+  EXPECT_EQ(small.find("b", t0)->state, task_state::failed);
+  EXPECT_TRUE(small.find("r", t0)->running());
+  EXPECT_EQ(small.running_on("n1:1"), 1u);
+}
+
+TEST_F(task_table_test, edge6_an_early_forget_of_an_old_end_keeps_the_restarted_name) {
+  dtask::task_table small{60s, 1};
+  small.begin("a", "n1:1", 7, 42, caf::actor{});
+  small.finish("a", 7, task_state::done, {}, "", t0);
+  small.begin("a", "n1:1", 8, 43, caf::actor{});
+  small.begin("b", "n1:1", 9, 0, caf::actor{});
+  small.finish("b", 9, task_state::done, {}, "", t0);
+  EXPECT_FALSE(small.ended_here("a", 7));
+  EXPECT_EQ(small.ended_start(42), nullptr);
+  auto rec = small.find("a", t0);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_TRUE(rec->running());
+  EXPECT_EQ(rec->epoch, 8u);
+}
+
+TEST_F(task_table_test, edge6_ends_past_their_ttl_are_not_counted_as_forgotten_early) {
+  dtask::task_table small{60s, 1};
+  small.begin("a", "n1:1", 1, 0, caf::actor{});
+  small.finish("a", 1, task_state::done, {}, "", t0);
+  small.begin("b", "n1:1", 2, 0, caf::actor{});
+  small.finish("b", 2, task_state::done, {}, "", t0 + 60s);
+  EXPECT_EQ(small.forgotten_early(), 0u);
+  EXPECT_NE(small.find("b", t0 + 60s), nullptr);
+}
+
+TEST_F(task_table_test, edge5_node_lost_makes_room_for_every_task_it_ends) {
+  dtask::task_table small{60s, 2};
+  small.begin("d1", "n2:2", 1, 0, caf::actor{});
+  small.begin("d2", "n2:2", 2, 0, caf::actor{});
+  small.finish("d1", 1, task_state::done, {}, "", t0);
+  small.finish("d2", 2, task_state::done, {}, "", t0);
+  for (uint64_t i = 3; i <= 5; ++i)
+    small.begin("l" + std::to_string(i), "n1:1", i, 0, caf::actor{});
+  auto lost = small.node_lost("n1:1", t0);
+  // Every returned record is still in the table (the caller delivers their
+  // callbacks), even though they alone outnumber the bound.
+  ASSERT_EQ(lost.size(), 3u);
+  for (auto rec : lost)
+    EXPECT_EQ(small.find(rec->name, t0), rec);
+  EXPECT_EQ(small.find("d1", t0), nullptr);
+  EXPECT_EQ(small.find("d2", t0), nullptr);
+  EXPECT_EQ(small.forgotten_early(), 2u);
+  // The next end brings the table back within the bound.
+  small.begin("x", "n2:2", 6, 0, caf::actor{});
+  small.finish("x", 6, task_state::done, {}, "", t0);
+  EXPECT_EQ(small.size(), 2u);
+}

@@ -55,6 +55,9 @@ struct node_config {
   std::vector<endpoint> seeds;
   /// How long finished tasks are remembered.
   std::chrono::milliseconds finished_ttl{60000};
+  /// Most finished tasks the orchestrator remembers; when more end, the
+  /// oldest are forgotten before their TTL.
+  uint64_t max_finished = 1000000;
   /// Largest serialized size of a task's arguments.
   uint64_t max_args_bytes = 64 * 1024;
   /// Most tasks a node runs at once; a start beyond it is refused
@@ -104,6 +107,8 @@ inline const char* cluster_config_help() {
          "    port            integer   listening port, 1..65535 (4100)\n"
          "    seeds           list      [\"host:port\", ...] to join through\n"
          "    finished-ttl    duration  how long finished tasks are kept (60s)\n"
+         "    max-finished    integer   most finished tasks kept; the oldest\n"
+         "                              are forgotten early beyond (1000000)\n"
          "    max-args-bytes  integer   largest serialized task arguments "
          "(65536)\n"
          "    max-running     integer   most tasks a node runs at once "
@@ -133,6 +138,16 @@ inline std::string read_duration(const std::string& key,
   if (ms.count() <= 0)
     return key_error(key, "must be positive, got " + caf::to_string(val));
   out = ms;
+  return {};
+}
+
+inline std::string read_positive(const std::string& key,
+                                 const caf::config_value& val, uint64_t& out) {
+  auto num = caf::get_if<int64_t>(&val.get_data());
+  if (num == nullptr || *num < 1)
+    return key_error(key, "expected a positive integer, got "
+                            + caf::to_string(val));
+  out = static_cast<uint64_t>(*num);
   return {};
 }
 
@@ -203,17 +218,17 @@ inline std::string read_cluster_config(const caf::settings& section,
                                 + caf::to_string(val));
       out.event_log = *str;
     } else if (key == "max-args-bytes") {
-      auto num = caf::get_if<int64_t>(&data);
-      if (num == nullptr || *num < 1)
-        return key_error(key, "expected a positive integer, got "
-                                + caf::to_string(val));
-      out.max_args_bytes = static_cast<uint64_t>(*num);
+      auto err = detail::read_positive(key, val, out.max_args_bytes);
+      if (!err.empty())
+        return err;
+    } else if (key == "max-finished") {
+      auto err = detail::read_positive(key, val, out.max_finished);
+      if (!err.empty())
+        return err;
     } else if (key == "max-running") {
-      auto num = caf::get_if<int64_t>(&data);
-      if (num == nullptr || *num < 1)
-        return key_error(key, "expected a positive integer, got "
-                                + caf::to_string(val));
-      out.max_running = static_cast<uint64_t>(*num);
+      auto err = detail::read_positive(key, val, out.max_running);
+      if (!err.empty())
+        return err;
     } else if (key == "insecure") {
       auto flag = caf::get_if<bool>(&data);
       if (flag == nullptr)
@@ -222,9 +237,9 @@ inline std::string read_cluster_config(const caf::settings& section,
       out.insecure = *flag;
     } else {
       return key_error(key, "unknown key (known: host, port, seeds, "
-                            "finished-ttl, max-args-bytes, max-running, "
-                            "retry-interval, "
-                            "leave-timeout, event-log, insecure)");
+                            "finished-ttl, max-finished, max-args-bytes, "
+                            "max-running, retry-interval, leave-timeout, "
+                            "event-log, insecure)");
     }
   }
   return {};

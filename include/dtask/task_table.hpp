@@ -18,8 +18,10 @@
 // (3) the registry refused (unknown type, bad arguments): the name is free;
 // (4) the worker ended with a result (done) or an error (failed);
 // (5) the node died before the task ended: lost. Terminal states never change;
-// (6) a terminal record is forgotten `ttl` after it ended. Forgotten names and
-//     finished names may be started again.
+// (6) a terminal record is forgotten `ttl` after it ended, or earlier, oldest
+//     first, when a task ends while `max_finished` ended ones are remembered
+//     (running records are never forgotten). Forgotten names and finished
+//     names may be started again.
 // (7) a task with `restart=on-node-loss` whose node is lost starts again
 //     elsewhere (running -> running with a new epoch and the next attempt),
 //     up to `max_attempts`; then (5).
@@ -103,9 +105,14 @@ struct task_record {
 
 class task_table {
 public:
-  explicit task_table(clock_type::duration ttl) : ttl_(ttl) {
+  /// Remembers ended tasks for `ttl`, and at most `max_finished` of them.
+  explicit task_table(clock_type::duration ttl,
+                      size_t max_finished = default_max_finished)
+    : ttl_(ttl), max_finished_(max_finished > 0 ? max_finished : 1) {
     // nop
   }
+
+  static constexpr size_t default_max_finished = 1000000;
 
   clock_type::duration ttl() const noexcept {
     return ttl_;
@@ -190,6 +197,7 @@ public:
     auto rec = running(name, epoch);
     if (rec == nullptr || state == task_state::running)
       return nullptr;
+    make_room(1, now);
     end(*rec, state, std::move(result), std::move(reason), now);
     return rec;
   }
@@ -198,6 +206,9 @@ public:
   /// Only incarnations up to `max_epoch` (those started before the node
   /// was dropped) are affected: a node's new incarnation keeps its tasks.
   /// Records vouched for against `fence_id` (non-zero) are skipped.
+  /// Room for all of them is made first (edge 6), so that the returned
+  /// records stay valid: if they alone outnumber `max_finished`, the
+  /// table holds more until the next end.
   std::vector<task_record*>
   node_lost(const std::string& node, clock_type::time_point now,
             uint64_t max_epoch = UINT64_MAX,
@@ -206,36 +217,26 @@ public:
     for (auto& kvp : records_) {
       auto& rec = kvp.second;
       if (rec.running() && rec.node == node && rec.epoch <= max_epoch
-          && (fence_id == 0 || rec.vouched != fence_id)) {
-        end(rec, task_state::lost, caf::message{},
-            why.empty() ? "the node " + node + " died" : why, now);
+          && (fence_id == 0 || rec.vouched != fence_id))
         result.push_back(&rec);
-      }
     }
+    make_room(result.size(), now);
+    for (auto rec : result)
+      end(*rec, task_state::lost, caf::message{},
+          why.empty() ? "the node " + node + " died" : why, now);
     return result;
   }
 
   /// Edge (6) for everything whose time is up.
   void expire(clock_type::time_point now) {
-    while (!ended_.empty() && ended_.front().deadline <= now) {
-      auto& front = ended_.front();
-      auto i = records_.find(front.name);
-      // The name may have been started again since; only forget the ended
-      // incarnation that this queue entry stands for.
-      if (i != records_.end() && !i->second.running()
-          && i->second.epoch == front.epoch)
-        records_.erase(i);
-      auto range = ended_index_.equal_range(front.name);
-      for (auto j = range.first; j != range.second; ++j)
-        if (j->second == front.epoch) {
-          ended_index_.erase(j);
-          break;
-        }
-      auto t = ended_starts_.find(front.token);
-      if (t != ended_starts_.end() && t->second.epoch == front.epoch)
-        ended_starts_.erase(t);
-      ended_.pop_front();
-    }
+    while (!ended_.empty() && ended_.front().deadline <= now)
+      forget_oldest();
+  }
+
+  /// How many ended tasks were forgotten before their TTL because
+  /// `max_finished` newer ones ended.
+  uint64_t forgotten_early() const noexcept {
+    return forgotten_early_;
   }
 
   /// True if this table ended incarnation `epoch` of `name` within the TTL,
@@ -289,6 +290,38 @@ private:
     return &i->second;
   }
 
+  /// Edge (6) ahead of the TTL: forgets the oldest ended tasks until `n`
+  /// more fit within `max_finished_`.
+  void make_room(size_t n, clock_type::time_point now) {
+    expire(now);
+    while (!ended_.empty() && ended_.size() + n > max_finished_) {
+      forget_oldest();
+      ++forgotten_early_;
+    }
+  }
+
+  /// Forgets the ended incarnation that has been remembered longest. (The
+  /// queue is in order of deadlines, which is the order of ends.)
+  void forget_oldest() {
+    auto& front = ended_.front();
+    auto i = records_.find(front.name);
+    // The name may have been started again since; only forget the ended
+    // incarnation that this queue entry stands for.
+    if (i != records_.end() && !i->second.running()
+        && i->second.epoch == front.epoch)
+      records_.erase(i);
+    auto range = ended_index_.equal_range(front.name);
+    for (auto j = range.first; j != range.second; ++j)
+      if (j->second == front.epoch) {
+        ended_index_.erase(j);
+        break;
+      }
+    auto t = ended_starts_.find(front.token);
+    if (t != ended_starts_.end() && t->second.epoch == front.epoch)
+      ended_starts_.erase(t);
+    ended_.pop_front();
+  }
+
   void end(task_record& rec, task_state state, caf::message result,
            std::string reason, clock_type::time_point now) {
     dec_running(rec.node);
@@ -311,6 +344,8 @@ private:
   }
 
   clock_type::duration ttl_;
+  size_t max_finished_;
+  uint64_t forgotten_early_ = 0;
   std::unordered_map<std::string, task_record> records_;
   std::unordered_map<std::string, uint32_t> running_per_node_;
   std::deque<ended_entry> ended_;
