@@ -101,13 +101,13 @@
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 #include <caf/all.hpp>
-#include <caf/detail/serialized_size.hpp>
 
 #include "actors.hpp"
 #include "mutations.hpp"
 #include "node_actor.hpp"
 #include "quorum_tracker.hpp"
 #include "recent_set.hpp"
+#include "wire_size.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/names.hpp"
 #include "dtask/ring.hpp"
@@ -653,13 +653,10 @@ caf::error check_start(orchestrator_ptr self, const std::string& type,
   }
   if (st.ctx->tasks.find(type) == nullptr)
     return make_error(errc::unknown_task_type, cut(type));
-  if (!args.empty()) {
-    auto size = caf::detail::serialized_size(self->system(), args);
-    auto limit = st.ctx->config.max_args_bytes;
-    if (size > limit)
-      return make_error(errc::args_too_large, static_cast<uint64_t>(size),
-                        limit);
-  }
+  auto size = wire_size(self->system(), args);
+  auto limit = st.ctx->config.max_args_bytes;
+  if (size > limit)
+    return make_error(errc::args_too_large, size, limit);
   return caf::none;
 }
 

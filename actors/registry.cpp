@@ -63,6 +63,7 @@
 #include "node_actor.hpp"
 #include "parked_orders.hpp"
 #include "task_book.hpp"
+#include "wire_size.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/task_table.hpp"
 
@@ -628,6 +629,21 @@ void worker_down(registry_ptr self, caf::down_msg& dm) {
     spawn(self, p.order, std::move(p.promise));
 }
 
+/// A result beyond `max-result-bytes` never leaves this node (neither the
+/// wire nor the orchestrator's table carries it): the task fails instead,
+/// saying why.
+void bound_result(registry_ptr self, task_status& status) {
+  auto size = wire_size(self->system(), status.result);
+  auto limit = self->state.ctx->config.max_result_bytes;
+  if (status.state != task_state::done || size <= limit)
+    return;
+  status.state = task_state::failed;
+  status.result = caf::message{};
+  status.reason = "the result has " + std::to_string(size)
+                  + " bytes, more than max-result-bytes="
+                  + std::to_string(limit);
+}
+
 /// From a worker: its outcome, recorded when the worker is gone (the down
 /// message follows). A worker whose lease ran out is stopped already; what
 /// it sends is discarded.
@@ -635,6 +651,7 @@ void worker_finished(registry_ptr self, uint64_t epoch, task_status& status) {
   auto& st = self->state;
   check_lease(self);
   status.node = st.ctx->name;
+  bound_result(self, status);
   st.book.hold_result(caf::actor_cast<caf::actor_addr>(self->current_sender()),
                       epoch, status);
 }

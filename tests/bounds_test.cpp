@@ -50,3 +50,29 @@ TEST(bounds, the_orchestrator_remembers_at_most_max_finished_tasks) {
   EXPECT_TRUE(dtask_test::wait_until(logged, 5s));
   EXPECT_EQ(count_lines(c.log(0), "max-finished"), 1);
 }
+
+// A result larger than `max-result-bytes` fails its task on the node that
+// ran it, naming the size and the limit; the callback gets that failure,
+// and `status` says the same. A result within the limit is unchanged.
+// Before: any result was recorded and sent, however large.
+TEST(bounds, a_result_beyond_max_result_bytes_fails_its_task) {
+  cluster c{1, "max-result-bytes=1000"};
+  ASSERT_TRUE(c.start_all());
+  auto big = c.cli({"start", "echo", std::string(2000, 'x'), "--name=big",
+                    "--wait"});
+  EXPECT_EQ(big.rc, 1) << big.err;
+  ASSERT_EQ(big.lines.size(), 2u);
+  EXPECT_EQ(big.field("state", 1), "failed");
+  auto reason = big.field("reason", 1);
+  EXPECT_EQ(reason.rfind("the result has ", 0), 0u) << reason;
+  EXPECT_NE(reason.find(" bytes, more than max-result-bytes=1000"),
+            std::string::npos)
+    << reason;
+  EXPECT_EQ(big.field("result", 1), "");
+  auto status = c.cli({"status", "big"});
+  EXPECT_EQ(status.field("state"), "failed");
+  EXPECT_EQ(status.field("reason"), reason);
+  auto small = c.cli({"start", "echo", std::string(900, 'y'), "--wait"});
+  EXPECT_EQ(small.rc, 0) << small.err;
+  EXPECT_EQ(small.field("state", 1), "done");
+}

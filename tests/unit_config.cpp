@@ -156,7 +156,8 @@ TEST(config, tls_needs_a_certificate_a_key_and_a_ca) {
 }
 
 TEST(config, bounds_are_positive_integers) {
-  for (auto key : {"max-args-bytes", "max-running", "max-finished"}) {
+  for (auto key : {"max-args-bytes", "max-running", "max-finished",
+                   "max-result-bytes"}) {
     auto named = "cluster." + std::string{key};
     for (auto bad : {"0", "-1", "\"100\"", "1.5"})
       EXPECT_NE(error_of("[cluster]\n" + std::string{key} + "=" + bad + "\n")
@@ -168,4 +169,7 @@ TEST(config, bounds_are_positive_integers) {
   EXPECT_EQ(cfg.max_finished, 1000000u);
   ASSERT_EQ(read("[cluster]\nmax-finished=7\n", cfg), "");
   EXPECT_EQ(cfg.max_finished, 7u);
+  EXPECT_EQ(cfg.max_result_bytes, 65536u);
+  ASSERT_EQ(read("[cluster]\nmax-result-bytes=100\n", cfg), "");
+  EXPECT_EQ(cfg.max_result_bytes, 100u);
 }

@@ -60,6 +60,9 @@ struct node_config {
   uint64_t max_finished = 1000000;
   /// Largest serialized size of a task's arguments.
   uint64_t max_args_bytes = 64 * 1024;
+  /// Largest serialized size of a task's result; a task whose result is
+  /// larger fails, on the node that ran it.
+  uint64_t max_result_bytes = 64 * 1024;
   /// Most tasks a node runs at once; a start beyond it is refused
   /// (`capacity`). About 2 KB of memory per running task in the cluster.
   uint64_t max_running = 100000;
@@ -103,22 +106,31 @@ struct node_config {
 /// One line of help per key of `[cluster]`, for `--help`.
 inline const char* cluster_config_help() {
   return "  [cluster] keys (file or --cluster.KEY=VALUE):\n"
-         "    host            string    interface and name host (127.0.0.1)\n"
-         "    port            integer   listening port, 1..65535 (4100)\n"
-         "    seeds           list      [\"host:port\", ...] to join through\n"
-         "    finished-ttl    duration  how long finished tasks are kept (60s)\n"
-         "    max-finished    integer   most finished tasks kept; the oldest\n"
-         "                              are forgotten early beyond (1000000)\n"
-         "    max-args-bytes  integer   largest serialized task arguments "
+         "    host              string    interface and name host (127.0.0.1)\n"
+         "    port              integer   listening port, 1..65535 (4100)\n"
+         "    seeds             list      [\"host:port\", ...] to join "
+         "through\n"
+         "    finished-ttl      duration  how long finished tasks are kept "
+         "(60s)\n"
+         "    max-finished      integer   most finished tasks kept; beyond, "
+         "the\n"
+         "                                oldest are forgotten early "
+         "(1000000)\n"
+         "    max-args-bytes    integer   largest serialized task arguments "
          "(65536)\n"
-         "    max-running     integer   most tasks a node runs at once "
+         "    max-result-bytes  integer   largest serialized task result; a\n"
+         "                                larger one fails the task (65536)\n"
+         "    max-running       integer   most tasks a node runs at once "
          "(100000)\n"
-         "    retry-interval  duration  how often seeds are retried (500ms)\n"
-         "    leave-timeout   duration  on SIGTERM, how long running tasks may\n"
-         "                              finish before they are cut short (10s)\n"
-         "    event-log       string    file to append task events to (none)\n"
-         "    insecure        bool      allow a non-loopback host without TLS "
-         "(false)\n";
+         "    retry-interval    duration  how often seeds are retried (500ms)\n"
+         "    leave-timeout     duration  on SIGTERM, how long running tasks "
+         "may\n"
+         "                                finish before they are cut short "
+         "(10s)\n"
+         "    event-log         string    file to append task events to "
+         "(none)\n"
+         "    insecure          bool      allow a non-loopback host without "
+         "TLS (false)\n";
 }
 
 namespace detail {
@@ -225,6 +237,10 @@ inline std::string read_cluster_config(const caf::settings& section,
       auto err = detail::read_positive(key, val, out.max_finished);
       if (!err.empty())
         return err;
+    } else if (key == "max-result-bytes") {
+      auto err = detail::read_positive(key, val, out.max_result_bytes);
+      if (!err.empty())
+        return err;
     } else if (key == "max-running") {
       auto err = detail::read_positive(key, val, out.max_running);
       if (!err.empty())
@@ -238,8 +254,8 @@ inline std::string read_cluster_config(const caf::settings& section,
     } else {
       return key_error(key, "unknown key (known: host, port, seeds, "
                             "finished-ttl, max-finished, max-args-bytes, "
-                            "max-running, retry-interval, leave-timeout, "
-                            "event-log, insecure)");
+                            "max-result-bytes, max-running, retry-interval, "
+                            "leave-timeout, event-log, insecure)");
     }
   }
   return {};
