@@ -423,6 +423,9 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
     [=](status_atom a, std::string& name) {
       return submit<task_status>(self, a, std::move(name));
     },
+    [=](list_atom a, list_query& q) {
+      return submit<list_page>(self, a, std::move(q));
+    },
     [=](list_atom a) { return submit<std::vector<task_status>>(self, a); },
     [=](nodes_atom a) { return submit<std::vector<node_info>>(self, a); },
     [=](members_atom a) -> caf::result<std::vector<node_info>> {
@@ -516,6 +519,11 @@ caf::expected<task_status> client::status(const std::string& name) {
 caf::expected<std::vector<task_status>> client::list() {
   return blocking_request<std::vector<task_status>>(*sys_, actor_, timeout_,
                                                     list_atom::value);
+}
+
+caf::expected<list_page> client::list(const list_query& query) {
+  return blocking_request<list_page>(*sys_, actor_, timeout_, list_atom::value,
+                                     query);
 }
 
 caf::expected<std::vector<node_info>> client::members() {

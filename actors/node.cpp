@@ -104,6 +104,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_info>("dtask.node_info");
   cfg.add_message_type<std::vector<node_info>>("dtask.node_info_list");
   cfg.add_message_type<start_options>("dtask.start_options");
+  cfg.add_message_type<list_query>("dtask.list_query");
+  cfg.add_message_type<list_page>("dtask.list_page");
   cfg.add_message_type<member>("dtask.member");
   cfg.add_message_type<std::vector<member>>("dtask.member_list");
   cfg.add_message_type<orchestrator_ref>("dtask.orchestrator_ref");

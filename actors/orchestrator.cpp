@@ -901,14 +901,33 @@ caf::result<task_status> status_of(orchestrator_ptr self,
   return result;
 }
 
-std::vector<task_status> list_tasks(orchestrator_ptr self) {
-  std::vector<task_status> result;
+/// A page of the table: at most `q.limit` tasks after `q.after`, and never
+/// more than `max-list` (a reply of any size would be unbounded memory here,
+/// on the wire and in the caller).
+list_page list_page_of(orchestrator_ptr self, const list_query& q) {
+  auto max_list = self->state.ctx->config.max_list;
+  auto n = q.limit > 0 ? std::min<uint64_t>(q.limit, max_list) : max_list;
   auto stale = !has_quorum(self);
-  self->state.table.for_each(node_time(self), [&](task_record& rec) {
-    result.push_back(rec.status());
-    result.back().stale = stale;
-  });
+  list_page result;
+  auto more = self->state.table.for_each_after(
+    q.after, n, node_time(self), [&](task_record& rec) {
+      result.tasks.push_back(rec.status());
+      result.tasks.back().stale = stale;
+    });
+  if (more && !result.tasks.empty())
+    result.next = result.tasks.back().name;
   return result;
+}
+
+/// Every task in one reply, as before pages existed: only up to `max-list`.
+caf::result<std::vector<task_status>> list_tasks(orchestrator_ptr self) {
+  auto& st = self->state;
+  st.table.expire(node_time(self));
+  auto count = static_cast<uint64_t>(st.table.size());
+  auto limit = st.ctx->config.max_list;
+  if (count > limit)
+    return make_error(errc::too_many, count, limit);
+  return list_page_of(self, list_query{}).tasks;
 }
 
 std::vector<node_info> list_nodes(orchestrator_ptr self) {
@@ -1052,6 +1071,11 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
       if (!live())
         return caf::skip;
       return status_of(self, name);
+    },
+    [=](list_atom, const list_query& q) -> caf::result<list_page> {
+      if (!live())
+        return caf::skip;
+      return list_page_of(self, q);
     },
     [=](list_atom) -> caf::result<std::vector<task_status>> {
       if (!live())

@@ -75,6 +75,12 @@ std::string node_line(const node_info& n) {
   return dump(out);
 }
 
+std::string next_line(const std::string& next) {
+  json out;
+  out["next"] = next;
+  return dump(out);
+}
+
 std::string error_line(const caf::error& err) {
   auto code = static_cast<errc>(err.code());
   auto& ctx = err.context();
@@ -113,6 +119,10 @@ std::string error_line(const caf::error& err) {
       break;
     case errc::capacity:
       out["node"] = text(0);
+      out["limit"] = number(1);
+      break;
+    case errc::too_many:
+      out["count"] = number(0);
       out["limit"] = number(1);
       break;
     default:

@@ -21,6 +21,9 @@ std::string status_line(const task_status& st);
 /// {"node","state","orchestrator","running"}: one member.
 std::string node_line(const node_info& n);
 
+/// {"next":NAME}: the last line of a `list` page that more tasks follow.
+std::string next_line(const std::string& next);
+
 /// {"error":CODE, ...the context of CODE}, for a dtask error only.
 std::string error_line(const caf::error& err);
 

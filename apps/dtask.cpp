@@ -17,6 +17,7 @@ namespace {
 
 using dtask::cli::error_line;
 using dtask::cli::json_string;
+using dtask::cli::next_line;
 using dtask::cli::node_line;
 using dtask::cli::started_line;
 using dtask::cli::status_line;
@@ -28,7 +29,10 @@ const char* usage =
   "        (--wait: wait for the outcome, at most --timeout, default 3600)\n"
   "        [--restart=never|on-node-loss]\n"
   "  status NAME\n"
-  "  list\n"
+  "  list [--limit=N] [--after=NAME]\n"
+  "        (tasks sorted by name, after NAME, at most N of them and at most\n"
+  "        the cluster's max-list; if more follow, a last line\n"
+  "        {\"next\":NAME}: continue with --after=NAME)\n"
   "  nodes     members with their running tasks, as the orchestrator sees them\n"
   "  members   members as the connected node itself sees them\n"
   "options:\n"
@@ -86,6 +90,17 @@ bool parse_count(const std::string& text, long lo, long hi, long& out) {
 /// callback must not hang a script forever.
 constexpr long default_wait_s = 3600;
 
+/// Largest `--limit` of `list` (the cluster's `max-list` caps it further).
+constexpr long max_list_limit = 1000000;
+
+/// Prints a page of `list`, and where the next one starts if any.
+void print_page(const dtask::list_page& page) {
+  for (auto& st : page.tasks)
+    std::cout << status_line(st) << std::endl;
+  if (!page.next.empty())
+    std::cout << next_line(page.next) << std::endl;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -97,6 +112,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> positional;
   std::vector<std::string> caf_args;
   auto restart = dtask::restart_policy::never;
+  // `list`'s page: 0 lets the cluster's max-list decide.
+  dtask::list_query page;
+  bool paging = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* prefix) {
@@ -130,6 +148,17 @@ int main(int argc, char** argv) {
       if (!parse_count(value("--timeout="), 1, 7 * 24 * 3600, timeout_s))
         return usage_error("--timeout= takes whole seconds, 1 to 604800 "
                            "(a week), not " + json_string(value("--timeout=")));
+    } else if (arg.rfind("--limit=", 0) == 0) {
+      long limit = 0;
+      if (!parse_count(value("--limit="), 1, max_list_limit, limit))
+        return usage_error("--limit= takes a whole number of tasks, 1 to "
+                           + std::to_string(max_list_limit) + ", not "
+                           + json_string(value("--limit=")));
+      page.limit = static_cast<uint32_t>(limit);
+      paging = true;
+    } else if (arg.rfind("--after=", 0) == 0) {
+      page.after = value("--after=");
+      paging = true;
     } else if (arg.rfind("--retry-window=", 0) == 0) {
       if (!parse_count(value("--retry-window="), 1, 3600 * 1000, window_ms))
         return usage_error("--retry-window= takes whole milliseconds, 1 to "
@@ -166,6 +195,8 @@ int main(int argc, char** argv) {
   if (cmd != "start" && cmd != "status" && cmd != "list" && cmd != "nodes"
       && cmd != "members")
     return usage_error("unknown command " + cmd);
+  if (paging && cmd != "list")
+    return usage_error("--limit and --after are options of list only");
   caf::actor_system_config cfg;
   dtask::configure(cfg);
   if (auto err = cfg.parse(caf_args))
@@ -214,12 +245,8 @@ int main(int argc, char** argv) {
     rc = st ? (std::cout << status_line(*st) << std::endl, 0)
             : report(st.error());
   } else if (cmd == "list") {
-    auto xs = cli->list();
-    if (!xs)
-      rc = report(xs.error());
-    else
-      for (auto& st : *xs)
-        std::cout << status_line(st) << std::endl;
+    auto xs = cli->list(page);
+    rc = xs ? (print_page(*xs), 0) : report(xs.error());
   } else {
     auto xs = cmd == "nodes" ? cli->nodes() : cli->members();
     if (!xs)

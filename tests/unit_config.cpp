@@ -157,7 +157,7 @@ TEST(config, tls_needs_a_certificate_a_key_and_a_ca) {
 
 TEST(config, bounds_are_positive_integers) {
   for (auto key : {"max-args-bytes", "max-running", "max-finished",
-                   "max-result-bytes"}) {
+                   "max-result-bytes", "max-list"}) {
     auto named = "cluster." + std::string{key};
     for (auto bad : {"0", "-1", "\"100\"", "1.5"})
       EXPECT_NE(error_of("[cluster]\n" + std::string{key} + "=" + bad + "\n")
@@ -172,4 +172,7 @@ TEST(config, bounds_are_positive_integers) {
   EXPECT_EQ(cfg.max_result_bytes, 65536u);
   ASSERT_EQ(read("[cluster]\nmax-result-bytes=100\n", cfg), "");
   EXPECT_EQ(cfg.max_result_bytes, 100u);
+  EXPECT_EQ(cfg.max_list, 1000u);
+  ASSERT_EQ(read("[cluster]\nmax-list=5\n", cfg), "");
+  EXPECT_EQ(cfg.max_list, 5u);
 }

@@ -279,3 +279,25 @@ TEST_F(task_table_test, edge5_node_lost_makes_room_for_every_task_it_ends) {
   small.finish("x", 6, task_state::done, {}, "", t0);
   EXPECT_EQ(small.size(), 2u);
 }
+
+TEST_F(task_table_test, pages_follow_the_order_of_names) {
+  for (auto name : {"c", "a", "d", "b"})
+    table.begin(name, "n1:1", 1, 0, caf::actor{});
+  table.finish("b", 1, task_state::done, {}, "", t0);
+  std::vector<std::string> seen;
+  auto collect = [&](dtask::task_record& rec) { seen.push_back(rec.name); };
+  EXPECT_TRUE(table.for_each_after("", 2, t0, collect));
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
+  seen.clear();
+  EXPECT_FALSE(table.for_each_after("b", 2, t0, collect));
+  EXPECT_EQ(seen, (std::vector<std::string>{"c", "d"}));
+  seen.clear();
+  EXPECT_FALSE(table.for_each_after("bb", 5, t0, collect));
+  EXPECT_EQ(seen, (std::vector<std::string>{"c", "d"}));
+  seen.clear();
+  EXPECT_FALSE(table.for_each_after("d", 2, t0, collect));
+  EXPECT_TRUE(seen.empty());
+  // Ended tasks past their TTL are not listed.
+  EXPECT_TRUE(table.for_each_after("", 1, t0 + 60s, collect));
+  EXPECT_EQ(seen, (std::vector<std::string>{"a"}));
+}

@@ -44,7 +44,12 @@ public:
 
   caf::expected<task_status> status(const std::string& name);
 
+  /// Every task, or `too_many` if they are more than the cluster's
+  /// `max-list`: then ask for pages.
   caf::expected<std::vector<task_status>> list();
+
+  /// A page of tasks, sorted by name (see `list_query`).
+  caf::expected<list_page> list(const list_query& query);
 
   /// The live members with their running tasks, as the orchestrator sees
   /// them.

@@ -66,6 +66,9 @@ struct node_config {
   /// Most tasks a node runs at once; a start beyond it is refused
   /// (`capacity`). About 2 KB of memory per running task in the cluster.
   uint64_t max_running = 100000;
+  /// Most tasks in one `list` reply: a page holds at most this many, and
+  /// the unpaged `list` is refused (`too_many`) beyond it.
+  uint64_t max_list = 1000;
   /// How often the supervisor retries seeds and unreachable members.
   std::chrono::milliseconds retry_interval{500};
   /// How long a leaving node (SIGTERM) waits for its running tasks before it
@@ -122,6 +125,8 @@ inline const char* cluster_config_help() {
          "                                larger one fails the task (65536)\n"
          "    max-running       integer   most tasks a node runs at once "
          "(100000)\n"
+         "    max-list          integer   most tasks in one list reply "
+         "(1000)\n"
          "    retry-interval    duration  how often seeds are retried (500ms)\n"
          "    leave-timeout     duration  on SIGTERM, how long running tasks "
          "may\n"
@@ -241,6 +246,10 @@ inline std::string read_cluster_config(const caf::settings& section,
       auto err = detail::read_positive(key, val, out.max_result_bytes);
       if (!err.empty())
         return err;
+    } else if (key == "max-list") {
+      auto err = detail::read_positive(key, val, out.max_list);
+      if (!err.empty())
+        return err;
     } else if (key == "max-running") {
       auto err = detail::read_positive(key, val, out.max_running);
       if (!err.empty())
@@ -254,8 +263,9 @@ inline std::string read_cluster_config(const caf::settings& section,
     } else {
       return key_error(key, "unknown key (known: host, port, seeds, "
                             "finished-ttl, max-finished, max-args-bytes, "
-                            "max-result-bytes, max-running, retry-interval, "
-                            "leave-timeout, event-log, insecure)");
+                            "max-result-bytes, max-running, max-list, "
+                            "retry-interval, leave-timeout, event-log, "
+                            "insecure)");
     }
   }
   return {};

@@ -44,6 +44,9 @@ enum class errc : uint8_t {
   /// An internal message from an actor that may not send it (a peer that
   /// is no member, or not the one that may). Context: (message).
   not_allowed,
+  /// A reply would hold more items than its bound (`(list)` beyond
+  /// `max-list`: ask for pages instead). Context: (count, limit).
+  too_many,
 };
 
 /// Short, stable, machine-readable name of an error code ("already_running").
@@ -60,6 +63,7 @@ inline const char* to_string(errc x) {
     case errc::no_quorum: return "no_quorum";
     case errc::capacity: return "capacity";
     case errc::not_allowed: return "not_allowed";
+    case errc::too_many: return "too_many";
   }
   return "unknown_error";
 }

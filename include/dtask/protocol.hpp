@@ -233,6 +233,32 @@ typename Inspector::result_type inspect(Inspector& f, start_options& x) {
            x.token, x.restart, x.want_worker);
 }
 
+/// A page of `list`: tasks whose names sort after `after` (all from the
+/// first if empty), at most `limit` of them (0: as many as the cluster's
+/// `max-list` allows, which also caps any larger limit).
+struct list_query {
+  std::string after;
+  uint32_t limit = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_query& x) {
+  return f(caf::meta::type_name("dtask.list_query"), x.after, x.limit);
+}
+
+/// The answer to a `list_query`: tasks sorted by name, and `next`, the last
+/// of their names if more tasks follow (ask again with `after = next`),
+/// else empty.
+struct list_page {
+  std::vector<task_status> tasks;
+  std::string next;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_page& x) {
+  return f(caf::meta::type_name("dtask.list_page"), x.tasks, x.next);
+}
+
 /// The typed interface of the orchestrator: what any CAF actor, local or
 /// remote, sends to run and observe tasks.
 ///
@@ -241,12 +267,17 @@ typename Inspector::result_type inspect(Inspector& f, start_options& x) {
 ///   `invalid_name`, `args_too_large`, `node_down`, `no_orchestrator`,
 ///   `capacity` (context: node, limit).
 /// - `(status, name) -> task_status`, or `not_found`.
-/// - `(list) -> vector<task_status>`: running and remembered tasks.
+/// - `(list, list_query) -> list_page`: running and remembered tasks, a
+///   page at a time, sorted by name.
+/// - `(list) -> vector<task_status>`: all of them, sorted by name, or
+///   `too_many` (context: count, limit) if they are more than `max-list`
+///   (then page).
 /// - `(nodes) -> vector<node_info>`: the live members.
 using orchestrator_api = caf::typed_actor<
   caf::replies_to<start_atom, std::string, caf::message,
                   start_options>::with<task_ref>,
   caf::replies_to<status_atom, std::string>::with<task_status>,
+  caf::replies_to<list_atom, list_query>::with<list_page>,
   caf::replies_to<list_atom>::with<std::vector<task_status>>,
   caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
 

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -268,11 +269,24 @@ public:
     return records_.size();
   }
 
+  /// Calls `f` on every record, in order of names.
   template <class F>
   void for_each(clock_type::time_point now, F f) {
     expire(now);
     for (auto& kvp : records_)
       f(kvp.second);
+  }
+
+  /// Calls `f` on the first `n` records whose names sort after `after`, in
+  /// order of names. Returns true if more records follow them.
+  template <class F>
+  bool for_each_after(const std::string& after, size_t n,
+                      clock_type::time_point now, F f) {
+    expire(now);
+    auto i = after.empty() ? records_.begin() : records_.upper_bound(after);
+    for (; i != records_.end() && n > 0; ++i, --n)
+      f(i->second);
+    return i != records_.end();
   }
 
 private:
@@ -346,7 +360,8 @@ private:
   clock_type::duration ttl_;
   size_t max_finished_;
   uint64_t forgotten_early_ = 0;
-  std::unordered_map<std::string, task_record> records_;
+  /// Ordered by name: `list` pages through it.
+  std::map<std::string, task_record> records_;
   std::unordered_map<std::string, uint32_t> running_per_node_;
   std::deque<ended_entry> ended_;
   std::unordered_multimap<std::string, uint64_t> ended_index_;
