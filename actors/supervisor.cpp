@@ -380,6 +380,9 @@ caf::result<cluster_view> join_requested(supervisor_ptr self, member m,
   auto admission = st.members.admit(m);
   if (admission == admission::ignore || admission == admission::known)
     return on_join(self, m, last_epoch);
+  auto limit = st.ctx->config.max_members;
+  if (admission == admission::new_peer && st.members.peers().size() + 1 >= limit)
+    return make_error(errc::capacity, own_name(self), limit);
   // Epochs only grow: noted whatever the dial-back says (a node that missed
   // one could elect with it again).
   note_epoch(self, last_epoch);

@@ -553,3 +553,39 @@ TEST(hostile, exits_from_a_peer_do_not_stop_a_task) {
   EXPECT_FALSE(stopped);
   EXPECT_TRUE(still_running(c, "kept"));
 }
+
+// A node admits at most max-members members (itself included); a join
+// beyond it is refused with `capacity`. Before: every process that joined
+// in its own name was admitted (each a member the orchestrator syncs,
+// monitors and places tasks on).
+TEST(bounds, a_node_admits_at_most_max_members) {
+  cluster c{1, "max-members=2"};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto sup = caf::actor_cast<dtask::supervisor_api>(p.gateway);
+  auto registries = std::make_shared<std::atomic<int>>(0);
+  std::vector<caf::actor> fakes;
+  // Joins as a member in its own name: it publishes its "supervisor", as a
+  // node does, so that the node can dial it back. Returns the error code
+  // of the answer (0: joined).
+  auto join = [&](caf::scoped_actor& as) {
+    auto port = p.sys.middleman().publish(caf::actor{as}, 0, "127.0.0.1");
+    dtask::member m;
+    m.node = "127.0.0.1:" + std::to_string(port ? *port : 0);
+    m.supervisor = caf::actor_cast<dtask::supervisor_api>(caf::actor{as});
+    fakes.push_back(counting_actor(p.sys, registries));
+    m.registry = caf::actor_cast<dtask::registry_api>(fakes.back());
+    uint8_t code = 255;
+    as->request(sup, 5s, dtask::join_atom::value, m, uint64_t{0})
+      .receive([&](dtask::cluster_view&) { code = 0; },
+               [&](caf::error& e) { code = e.code(); });
+    return code;
+  };
+  caf::scoped_actor first{p.sys};
+  caf::scoped_actor second{p.sys};
+  EXPECT_EQ(join(first), 0);
+  EXPECT_EQ(join(second), static_cast<uint8_t>(dtask::errc::capacity));
+  EXPECT_EQ(c.cli({"members"}).lines.size(), 2u) << "itself and the first";
+  for (auto& f : fakes)
+    caf::anon_send_exit(f, caf::exit_reason::kill);
+}

@@ -157,7 +157,7 @@ TEST(config, tls_needs_a_certificate_a_key_and_a_ca) {
 
 TEST(config, bounds_are_positive_integers) {
   for (auto key : {"max-args-bytes", "max-running", "max-finished",
-                   "max-result-bytes", "max-list"}) {
+                   "max-result-bytes", "max-list", "max-members"}) {
     auto named = "cluster." + std::string{key};
     for (auto bad : {"0", "-1", "\"100\"", "1.5"})
       EXPECT_NE(error_of("[cluster]\n" + std::string{key} + "=" + bad + "\n")
@@ -175,4 +175,17 @@ TEST(config, bounds_are_positive_integers) {
   EXPECT_EQ(cfg.max_list, 1000u);
   ASSERT_EQ(read("[cluster]\nmax-list=5\n", cfg), "");
   EXPECT_EQ(cfg.max_list, 5u);
+}
+
+// The voters must all fit: a node would refuse one of them.
+TEST(config, max_members_holds_every_seed) {
+  auto seeds = std::string{"seeds=[\"127.0.0.1:4101\", \"127.0.0.1:4102\", "
+                           "\"127.0.0.1:4103\"]\n"};
+  EXPECT_NE(error_of("[cluster]\n" + seeds + "max-members=2\n")
+              .find("cluster.max-members: 2 is fewer than the 3 seeds"),
+            std::string::npos);
+  dtask::node_config cfg;
+  EXPECT_EQ(cfg.max_members, 1000u);
+  ASSERT_EQ(read("[cluster]\n" + seeds + "max-members=3\n", cfg), "");
+  EXPECT_EQ(cfg.max_members, 3u);
 }

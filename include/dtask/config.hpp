@@ -69,6 +69,9 @@ struct node_config {
   /// Most tasks in one `list` reply: a page holds at most this many, and
   /// the unpaged `list` is refused (`too_many`) beyond it.
   uint64_t max_list = 1000;
+  /// Most members a node admits, itself included; a join beyond it is
+  /// refused (`capacity`). At least the number of seeds.
+  uint64_t max_members = 1000;
   /// How often the supervisor retries seeds and unreachable members.
   std::chrono::milliseconds retry_interval{500};
   /// How long a leaving node (SIGTERM) waits for its running tasks before it
@@ -127,6 +130,8 @@ inline const char* cluster_config_help() {
          "(100000)\n"
          "    max-list          integer   most tasks in one list reply "
          "(1000)\n"
+         "    max-members       integer   most members a node admits, itself\n"
+         "                                included; at least the seeds (1000)\n"
          "    retry-interval    duration  how often seeds are retried (500ms)\n"
          "    leave-timeout     duration  on SIGTERM, how long running tasks "
          "may\n"
@@ -254,6 +259,10 @@ inline std::string read_cluster_config(const caf::settings& section,
       auto err = detail::read_positive(key, val, out.max_running);
       if (!err.empty())
         return err;
+    } else if (key == "max-members") {
+      auto err = detail::read_positive(key, val, out.max_members);
+      if (!err.empty())
+        return err;
     } else if (key == "insecure") {
       auto flag = caf::get_if<bool>(&data);
       if (flag == nullptr)
@@ -264,10 +273,15 @@ inline std::string read_cluster_config(const caf::settings& section,
       return key_error(key, "unknown key (known: host, port, seeds, "
                             "finished-ttl, max-finished, max-args-bytes, "
                             "max-result-bytes, max-running, max-list, "
-                            "retry-interval, leave-timeout, event-log, "
-                            "insecure)");
+                            "max-members, retry-interval, leave-timeout, "
+                            "event-log, insecure)");
     }
   }
+  if (out.max_members < out.seeds.size())
+    return key_error("max-members",
+                     std::to_string(out.max_members) + " is fewer than the "
+                       + std::to_string(out.seeds.size())
+                       + " seeds: the voters could never all be members");
   return {};
 }
 
