@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "quorum_tracker.hpp"
+#include "recent_set.hpp"
 
 namespace {
 
@@ -121,3 +122,18 @@ TEST(coverage, an_unsynced_node_without_a_promise_is_not_covered) {
 }
 
 } // namespace
+
+// -- recent_set -----------------------------------------------------------------
+
+TEST(recent_set, keeps_only_its_newest_elements) {
+  dtask::recent_set<int> set{3};
+  for (int i = 1; i <= 3; ++i)
+    set.insert(i);
+  set.insert(2); // Known: changes nothing.
+  EXPECT_EQ(set.size(), 3u);
+  set.insert(4); // Forgets 1, the oldest.
+  EXPECT_EQ(set.size(), 3u);
+  EXPECT_FALSE(set.contains(1));
+  for (int i = 2; i <= 4; ++i)
+    EXPECT_TRUE(set.contains(i)) << i;
+}
