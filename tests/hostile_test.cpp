@@ -257,6 +257,21 @@ void round_trip(peer& p) {
     .receive([](dtask::task_status&) {}, [](caf::error&) {});
 }
 
+/// Watches a worker from the peer (made before sending what might stop
+/// it): `stopped` is true if it stops within a second.
+struct stop_watch {
+  peer& p;
+  stop_watch(peer& p, const caf::actor& worker) : p(p) {
+    p.self->monitor(worker);
+  }
+  bool stopped() {
+    bool result = false;
+    p.self->receive([&](caf::down_msg&) { result = true; },
+                    caf::after(1s) >> [] {});
+    return result;
+  }
+};
+
 /// True while `name` runs, as the CLI sees it.
 bool still_running(cluster& c, const std::string& name) {
   return c.cli({"status", name}).field("state") == "running";
@@ -316,17 +331,13 @@ TEST(hostile, forged_acks_forget_nothing) {
   peer p{c.port(0)};
   auto v = view_of(p);
   auto ref = start_sleeper(p, "acked");
-  ASSERT_TRUE(ref.worker);
   auto host = member_named(v, ref.node);
-  ASSERT_NE(host, nullptr);
-  p.self->monitor(ref.worker);
+  ASSERT_TRUE(ref.worker && host);
+  stop_watch watch{p, ref.worker};
   p.self->send(host->registry, dtask::ack_atom::value, p.orchestrator.epoch,
                std::vector<dtask::task_key>{{"acked", ref.epoch}});
   round_trip(p, host->registry);
-  bool stopped = false;
-  p.self->receive([&](caf::down_msg&) { stopped = true; },
-                  caf::after(1s) >> [] {});
-  EXPECT_FALSE(stopped) << "the forged ack stopped the worker";
+  EXPECT_FALSE(watch.stopped()) << "the forged ack stopped the worker";
   EXPECT_TRUE(still_running(c, "acked"));
   EXPECT_EQ(c.cli({"start", "sleep", "60000", "--name=acked"}).field("error"),
             "already_running");
@@ -389,9 +400,8 @@ TEST(hostile, an_anonymous_down_for_a_live_worker_is_dropped) {
   peer p{c.port(0)};
   auto v = view_of(p);
   auto ref = start_sleeper(p, "downed");
-  ASSERT_TRUE(ref.worker);
   auto host = member_named(v, ref.node);
-  ASSERT_NE(host, nullptr);
+  ASSERT_TRUE(ref.worker && host);
   caf::anon_send(caf::actor_cast<caf::actor>(host->registry),
                  caf::down_msg{ref.worker.address(),
                                caf::exit_reason::kill});
@@ -544,13 +554,10 @@ TEST(hostile, exits_from_a_peer_do_not_stop_a_task) {
   peer p{c.port(0)};
   auto ref = start_sleeper(p, "kept");
   ASSERT_TRUE(ref.worker);
-  p.self->monitor(ref.worker);
+  stop_watch watch{p, ref.worker};
   p.self->send_exit(ref.worker, caf::exit_reason::kill);
   caf::anon_send_exit(ref.worker, caf::exit_reason::user_shutdown);
-  bool stopped = false;
-  p.self->receive([&](caf::down_msg&) { stopped = true; },
-                  caf::after(1s) >> [] {});
-  EXPECT_FALSE(stopped);
+  EXPECT_FALSE(watch.stopped());
   EXPECT_TRUE(still_running(c, "kept"));
 }
 
