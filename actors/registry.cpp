@@ -799,6 +799,21 @@ bool from_orchestrator_of_a_member(registry_ptr self,
   });
 }
 
+/// True if the message at hand comes from the registry of the member
+/// `origin`, as this node's supervisor knows it. Checked where a refusal
+/// is safe: a promise not taken makes a next orchestrator wait longer for
+/// `origin`, a confirmation refused fails the start it was for. (Mirror
+/// updates are not checked: dropping one would leave the mirror behind.)
+bool from_registry_of(registry_ptr self, const std::string& origin) {
+  auto& sender = self->current_sender();
+  auto& members = self->state.members;
+  return sender != nullptr
+         && std::any_of(members.begin(), members.end(), [&](const member& m) {
+              return m.node == origin && m.registry
+                     && m.registry.address() == sender->address();
+            });
+}
+
 // -- handlers: syncing with a new orchestrator --------------------------------
 
 /// A new orchestrator adopts this registry: it hears everything this
@@ -984,6 +999,8 @@ registry_api::behavior_type registry(registry_ptr self,
       promise_requested(self, sent_ns);
     },
     [=](promise_atom, const std::string& origin, int64_t sent_ns) {
+      if (!from_registry_of(self, origin))
+        return void(refuse_sender(self, "promise"));
       promise_given(self, origin, sent_ns);
     },
     [=](mirror_members_atom, const std::string& origin,
@@ -991,7 +1008,9 @@ registry_api::behavior_type registry(registry_ptr self,
       note_origin(self, origin);
       self->state.mirrors.set_members(origin, std::move(members));
     },
-    [=](confirm_atom, mirror_confirmation& x) {
+    [=](confirm_atom, mirror_confirmation& x) -> caf::result<bool> {
+      if (!from_registry_of(self, x.origin))
+        return refuse_sender(self, "confirm");
       return mirror_confirm(self, x);
     },
     [=](mirror_atom, mirror_update& x) { apply_mirror_update(self, x); },

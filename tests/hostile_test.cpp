@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include <caf/all.hpp>
@@ -468,6 +469,7 @@ TEST(bounds, long_names_and_types_are_refused_and_cut_in_errors) {
     ->request(p.orchestrator.handle, 5s, dtask::start_atom::value, huge,
               caf::make_message(), dtask::start_options{})
     .receive([](dtask::task_ref&) {}, [&](caf::error& e) { start_err = e; });
+  ASSERT_TRUE(start_err);
   EXPECT_EQ(start_err.code(),
             static_cast<uint8_t>(dtask::errc::unknown_task_type));
   EXPECT_LT(start_err.context().size() > 0
@@ -478,6 +480,7 @@ TEST(bounds, long_names_and_types_are_refused_and_cut_in_errors) {
   p.self
     ->request(p.orchestrator.handle, 5s, dtask::status_atom::value, huge)
     .receive([](dtask::task_status&) {}, [&](caf::error& e) { status_err = e; });
+  ASSERT_TRUE(status_err);
   EXPECT_EQ(status_err.code(),
             static_cast<uint8_t>(dtask::errc::invalid_name));
   ASSERT_GT(status_err.context().size(), 0u);
@@ -595,4 +598,40 @@ TEST(bounds, a_node_admits_at_most_max_members) {
   EXPECT_EQ(c.cli({"members"}).lines.size(), 2u) << "itself and the first";
   for (auto& f : fakes)
     caf::anon_send_exit(f, caf::exit_reason::kill);
+}
+
+// Mirror promises and confirmations are taken only from the registry of
+// the member they name. Before: a peer's `promise` in the name of the
+// orchestrator's node was recorded (a next orchestrator would have taken
+// that node's mirrored tasks as complete), and its `confirm` stored
+// entries of tasks nobody started.
+TEST(hostile, mirror_promises_and_confirmations_come_from_their_origin) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  auto origin = p.orchestrator.node;
+  const dtask::member* mirror = nullptr;
+  for (auto& m : v.members)
+    if (m.node != origin)
+      mirror = &m;
+  ASSERT_NE(mirror, nullptr);
+  int64_t far_future = std::numeric_limits<int64_t>::max() / 2;
+  p.self->send(mirror->registry, dtask::promise_atom::value, origin,
+               far_future);
+  caf::error err;
+  p.self
+    ->request(mirror->registry, 5s, dtask::confirm_atom::value,
+              dtask::mirror_confirmation{origin, p.orchestrator.epoch, {}})
+    .receive([](bool) {}, [&](caf::error& e) { err = e; });
+  ASSERT_TRUE(err) << "the forged confirmation was taken";
+  EXPECT_EQ(err.code(), static_cast<uint8_t>(dtask::errc::not_allowed));
+  round_trip(p, mirror->registry);
+  int node = -1;
+  for (int j = 0; j < 3; ++j)
+    if (c.name(j) == mirror->node)
+      node = j;
+  ASSERT_GE(node, 0);
+  EXPECT_EQ(c.log_lines(node, "refused 'promise'"), 1);
+  EXPECT_EQ(c.log_lines(node, "refused 'confirm'"), 1);
 }
