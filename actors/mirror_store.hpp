@@ -8,8 +8,9 @@
 //
 //   note_origin(o, sender): `sender` mirrors as `o`; a new sender (the
 //                           origin restarted) holds no promise yet.
-//   store / remove:         entries of `o`, by name; `store` with
-//                           `replace_all` replaces them all.
+//   store / remove:         entries of `o`, by name, the newest incarnation
+//                           of each; `store` with `replace_all` replaces
+//                           them all.
 //   drop(o):                `o` mirrors elsewhere now: forget it.
 //   promised(o, sender, t): `o` promised until `t`; only from its registry.
 //   forget(name, epoch):    a mirrored incarnation was taken over.
@@ -55,6 +56,17 @@ public:
         mine[e.order.name] = from_wire(std::move(e));
         continue;
       }
+      // The newest incarnation of a name stays: an origin reports the
+      // outcome of an older one again every second until an orchestrator
+      // acknowledges it (none does during a takeover's first L + M), and
+      // that must not erase a newer one that may run there (a new
+      // orchestrator on this node would think the name free and start it
+      // while it still runs on the origin; seed 20858). The origin runs a
+      // name again only once its older worker is gone, so only the newest
+      // incarnation can run.
+      auto i = mine.find(e.order.name);
+      if (i != mine.end() && i->second.order.epoch > e.order.epoch)
+        continue;
       // (Not `mine[e.order.name] = from_wire(std::move(e))`: since C++17 the
       // right side runs first and would move the name out of the key.)
       auto& slot = mine[e.order.name];

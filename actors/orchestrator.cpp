@@ -62,7 +62,10 @@
 //       mirrored to O' every name before spawning its worker and promised
 //       to start nothing unmirrored until after T + 2L + M (mirror promises,
 //       registry.cpp: a mirror it switched away from knows nothing of its
-//       later starts). This is the usual case (the orchestrator's node
+//       later starts). The mirror keeps each name's newest incarnation: an
+//       older one's outcome, reported again until acknowledged, does not
+//       replace it (it did, and O' started a name still running on O's
+//       node: seed 20858). This is the usual case (the orchestrator's node
 //       died), and then starts of new names succeed at once.
 // (e) Fencing. Every incarnation carries an epoch (orchestrator epoch << 32
 //     | sequence) that only grows (an orchestrator whose sequence is used

@@ -147,6 +147,35 @@ TEST(mirror_store, stores_every_entry_of_a_batch_under_its_name) {
   EXPECT_EQ(store.entries_of("o"), 3u);
 }
 
+TEST(mirror_store, an_older_incarnation_never_replaces_a_newer_one) {
+  // The origin reports an older incarnation's outcome again (not yet
+  // acknowledged) after it started the name anew: the running one stays.
+  dtask::mirror_store<int> store;
+  std::vector<dtask::registry_entry> running{entry("a", 9)};
+  store.store("o", running);
+  std::vector<dtask::registry_entry> old{
+    entry("a", 5, dtask::task_state::done)};
+  store.store("o", old);
+  auto seen = std::vector<std::pair<uint64_t, bool>>{};
+  store.for_each_entry([&](const std::string&, const dtask::local_entry& e) {
+    seen.emplace_back(e.order.epoch, e.running());
+  });
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, 9u);
+  EXPECT_TRUE(seen[0].second);
+  // Its own outcome replaces it.
+  std::vector<dtask::registry_entry> ended{
+    entry("a", 9, dtask::task_state::done)};
+  store.store("o", ended);
+  seen.clear();
+  store.for_each_entry([&](const std::string&, const dtask::local_entry& e) {
+    seen.emplace_back(e.order.epoch, e.running());
+  });
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, 9u);
+  EXPECT_FALSE(seen[0].second);
+}
+
 TEST(mirror_store, replace_all_replaces_and_an_empty_one_is_a_drop) {
   dtask::mirror_store<int> store;
   std::vector<dtask::registry_entry> batch{entry("a", 1), entry("b", 2)};
