@@ -6,8 +6,6 @@
 // before the actor handles it. In a real process no filter is installed and
 // `consume` costs one extra branch.
 
-#include <algorithm>
-
 #include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message_view.hpp>
@@ -139,16 +137,6 @@ template <class Self>
 bool from_local(Self* self) {
   auto& sender = self->current_sender();
   return sender != nullptr && sender->node() == self->node();
-}
-
-/// True if the message `self` handles now comes from one of `senders`.
-template <class Self, class Handles>
-bool from_one_of(Self* self, const Handles& senders) {
-  auto& sender = self->current_sender();
-  return sender != nullptr
-         && std::any_of(senders.begin(), senders.end(), [&](const auto& h) {
-              return h && h.address() == sender->address();
-            });
 }
 
 /// Drops an internal message from an actor that may not send it (a peer

@@ -633,9 +633,11 @@ void worker_down(registry_ptr self, caf::down_msg& dm) {
 /// wire nor the orchestrator's table carries it): the task fails instead,
 /// saying why.
 void bound_result(registry_ptr self, task_status& status) {
+  if (status.state != task_state::done)
+    return;
   auto size = wire_size(self->system(), status.result);
   auto limit = self->state.ctx->config.max_result_bytes;
-  if (status.state != task_state::done || size <= limit)
+  if (size <= limit)
     return;
   status.state = task_state::failed;
   status.result = caf::message{};
