@@ -13,6 +13,7 @@
 #include <random>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -25,10 +26,16 @@ uint16_t free_port() {
   // Outside the kernel's ephemeral range (32768-60999 by default): a port
   // from that range can be taken by any outgoing connection between this
   // check and the node's bind, which parallel tests make likely.
+  // A port handed out once is never handed out again by this process: the
+  // check below cannot see it taken until its node binds it, so two nodes of
+  // one cluster could otherwise get the same port (seen once in CI).
   static std::mt19937 rng{std::random_device{}()};
+  static std::set<uint16_t> handed_out;
   std::uniform_int_distribution<int> dist{20000, 32000};
   for (;;) {
     auto port = static_cast<uint16_t>(dist(rng));
+    if (!handed_out.insert(port).second)
+      continue;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
