@@ -13,6 +13,7 @@
 //                           them all.
 //   drop(o):                `o` mirrors elsewhere now: forget it.
 //   promised(o, sender, t): `o` promised until `t`; only from its registry.
+//   noted(o, sender):       `sender` is the registry that mirrors as `o`.
 //   forget(name, epoch):    a mirrored incarnation was taken over.
 
 #include <algorithm>
@@ -137,6 +138,12 @@ public:
     for (auto& kvp : promises_)
       if (kvp.second.first)
         f(kvp.second.first);
+  }
+
+  /// True if `sender` mirrors as `origin` (its last `note_origin`).
+  bool noted(const std::string& origin, const Handle& sender) const {
+    auto p = promises_.find(origin);
+    return p != promises_.end() && p->second.first && p->second.first == sender;
   }
 
   /// The promise of `origin` (for tests and traces).

@@ -629,14 +629,29 @@ void worker_down(registry_ptr self, caf::down_msg& dm) {
     spawn(self, p.order, std::move(p.promise));
 }
 
+/// A failure reason longer than `limit` bytes is cut there (on a UTF-8
+/// character boundary), saying so.
+void bound_reason(std::string& reason, uint64_t limit) {
+  if (reason.size() <= limit)
+    return;
+  auto size = reason.size();
+  auto cut = static_cast<size_t>(limit);
+  while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80)
+    --cut;
+  reason.resize(cut);
+  reason += "... (cut from " + std::to_string(size) + " bytes)";
+}
+
 /// A result beyond `max-result-bytes` never leaves this node (neither the
 /// wire nor the orchestrator's table carries it): the task fails instead,
-/// saying why.
+/// saying why. A failure reason is cut to that size.
 void bound_result(registry_ptr self, task_status& status) {
+  auto limit = self->state.ctx->config.max_result_bytes;
+  if (status.state == task_state::failed)
+    bound_reason(status.reason, limit);
   if (status.state != task_state::done)
     return;
   auto size = wire_size(self->system(), status.result);
-  auto limit = self->state.ctx->config.max_result_bytes;
   if (size <= limit)
     return;
   status.state = task_state::failed;
@@ -802,10 +817,9 @@ bool from_orchestrator_of_a_member(registry_ptr self,
 }
 
 /// True if the message at hand comes from the registry of the member
-/// `origin`, as this node's supervisor knows it. Checked where a refusal
-/// is safe: a promise not taken makes a next orchestrator wait longer for
-/// `origin`, a confirmation refused fails the start it was for. (Mirror
-/// updates are not checked: dropping one would leave the mirror behind.)
+/// `origin`, as this node's supervisor knows it. A promise not taken makes
+/// a next orchestrator wait longer for `origin`, a confirmation refused
+/// fails the start it was for.
 bool from_registry_of(registry_ptr self, const std::string& origin) {
   auto& sender = self->current_sender();
   auto& members = self->state.members;
@@ -814,6 +828,19 @@ bool from_registry_of(registry_ptr self, const std::string& origin) {
               return m.node == origin && m.registry
                      && m.registry.address() == sender->address();
             });
+}
+
+/// True if the mirror update at hand comes from the registry that mirrors
+/// as `origin`: the registry of the member `origin`, or the one that
+/// mirrored as `origin` before (a member this node has since dropped as
+/// dead goes on updating the mirror it began, which a next orchestrator
+/// reads). An origin begins mirroring here only after it joined this node
+/// (it picks a member of its own view, and a join adds the joiner on both
+/// sides before the answer is sent), so its first update finds it a member.
+bool from_mirror_origin(registry_ptr self, const std::string& origin) {
+  auto sender = caf::actor_cast<registry_api>(self->current_sender());
+  return from_registry_of(self, origin)
+         || (sender && self->state.mirrors.noted(origin, sender));
 }
 
 // -- handlers: syncing with a new orchestrator --------------------------------
@@ -876,6 +903,20 @@ void own_members_changed(registry_ptr self, std::vector<std::string>& members) {
                st.own_members);
 }
 
+/// Sends the mirror everything: all newest entries (replacing what it
+/// held) and the orchestrator's members.
+void mirror_everything(registry_ptr self) {
+  auto& st = self->state;
+  std::vector<registry_entry> all;
+  st.book.for_each_newest([&](const local_entry& e) {
+    all.push_back(to_wire(e, st.ctx->name));
+  });
+  self->send(st.mirror_to, mirror_atom::value,
+             mirror_update{st.ctx->name, std::move(all), true});
+  self->send(st.mirror_to, mirror_members_atom::value, st.ctx->name,
+             st.own_members);
+}
+
 /// From the local supervisor: mirror to `to` from now on (or stop). The old
 /// mirror drops what it held for this node; the new one gets everything.
 void mirror_target_changed(registry_ptr self, registry_api& to) {
@@ -888,19 +929,36 @@ void mirror_target_changed(registry_ptr self, registry_api& to) {
   st.mirror_to = std::move(to);
   st.mirror_updates.clear();
   st.mirror_removals.clear();
-  if (!st.mirror_to)
-    return;
-  std::vector<registry_entry> all;
-  st.book.for_each_newest([&](const local_entry& e) {
-    all.push_back(to_wire(e, st.ctx->name));
-  });
-  self->send(st.mirror_to, mirror_atom::value,
-             mirror_update{st.ctx->name, std::move(all), true});
-  self->send(st.mirror_to, mirror_members_atom::value, st.ctx->name,
-             st.own_members);
+  if (st.mirror_to)
+    mirror_everything(self);
+}
+
+/// The mirror asks for everything again: answered only for the current
+/// mirror.
+void remirror_requested(registry_ptr self) {
+  auto& st = self->state;
+  if (st.mirror_to && self->current_sender() == st.mirror_to.address())
+    mirror_everything(self);
 }
 
 // -- handlers: the mirror side ---------------------------------------------------
+
+/// From the local supervisor: the members. A new member may have begun
+/// mirroring here before this registry knew it (a node that joins another
+/// is its member there before the answer arrives here), and those updates
+/// were refused: it is asked to send everything again.
+void members_changed(registry_ptr self, std::vector<member>& members) {
+  auto& st = self->state;
+  for (auto& m : members) {
+    auto known = std::any_of(st.members.begin(), st.members.end(),
+                             [&](const member& old) {
+                               return old.registry == m.registry;
+                             });
+    if (!known && m.registry && m.node != st.ctx->name)
+      self->send(m.registry, remirror_atom::value);
+  }
+  st.members = std::move(members);
+}
 
 /// Starts (and outcomes) on the orchestrator's node, confirmed before they
 /// take effect. A registry that follows a newer orchestrator refuses them:
@@ -980,7 +1038,7 @@ registry_api::behavior_type registry(registry_ptr self,
     [=](peers_atom, std::vector<member>& members) {
       if (!from_local(self))
         return void(refuse_sender(self, "peers"));
-      self->state.members = std::move(members);
+      members_changed(self, members);
     },
     [=](leave_atom) -> caf::result<bool> {
       if (!from_local(self))
@@ -1000,6 +1058,7 @@ registry_api::behavior_type registry(registry_ptr self,
     [=](ask_promise_atom, int64_t sent_ns) {
       promise_requested(self, sent_ns);
     },
+    [=](remirror_atom) { remirror_requested(self); },
     [=](promise_atom, const std::string& origin, int64_t sent_ns) {
       if (!from_registry_of(self, origin))
         return void(refuse_sender(self, "promise"));
@@ -1007,6 +1066,8 @@ registry_api::behavior_type registry(registry_ptr self,
     },
     [=](mirror_members_atom, const std::string& origin,
         std::vector<std::string>& members) {
+      if (!from_mirror_origin(self, origin))
+        return void(refuse_sender(self, "mmembers"));
       note_origin(self, origin);
       self->state.mirrors.set_members(origin, std::move(members));
     },
@@ -1015,9 +1076,15 @@ registry_api::behavior_type registry(registry_ptr self,
         return refuse_sender(self, "confirm");
       return mirror_confirm(self, x);
     },
-    [=](mirror_atom, mirror_update& x) { apply_mirror_update(self, x); },
+    [=](mirror_atom, mirror_update& x) {
+      if (!from_mirror_origin(self, x.origin))
+        return void(refuse_sender(self, "mirror"));
+      apply_mirror_update(self, x);
+    },
     [=](unmirror_atom, const std::string& origin,
         const std::vector<task_key>& removals) {
+      if (!from_mirror_origin(self, origin))
+        return void(refuse_sender(self, "unmirror"));
       self->state.mirrors.remove(origin, removals);
     },
     [=](flush_atom) {

@@ -100,6 +100,21 @@ TEST(bounds, a_result_beyond_max_result_bytes_fails_its_task) {
   EXPECT_EQ(small.field("state", 1), "done");
 }
 
+// A failure reason is cut to `max-result-bytes`, saying so. Before: a
+// task's reason of any size was kept and sent as it was.
+TEST(bounds, a_failure_reason_is_cut_to_max_result_bytes) {
+  cluster c{1, "max-result-bytes=1000"};
+  ASSERT_TRUE(c.start_all());
+  auto res = c.cli({"start", "fail", std::string(2000, 'x'), "--wait"});
+  EXPECT_EQ(res.rc, 1) << res.err;
+  ASSERT_EQ(res.lines.size(), 2u);
+  EXPECT_EQ(res.field("state", 1), "failed");
+  auto reason = res.field("reason", 1);
+  EXPECT_EQ(reason, std::string(1000, 'x') + "... (cut from 2000 bytes)");
+  auto short_one = c.cli({"start", "fail", "brief", "--wait"});
+  EXPECT_EQ(short_one.field("reason", 1), "brief");
+}
+
 // A `list` reply holds at most `max-list` tasks: the CLI pages by name
 // (`--limit`, `--after`, and a last line {"next":NAME} while more follow),
 // and the unpaged request of the API is refused with `too_many` (count,

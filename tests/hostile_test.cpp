@@ -3,6 +3,7 @@
 // Each test failed before the fix it names.
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -634,4 +635,45 @@ TEST(hostile, mirror_promises_and_confirmations_come_from_their_origin) {
   ASSERT_GE(node, 0);
   EXPECT_EQ(c.log_lines(node, "refused 'promise'"), 1);
   EXPECT_EQ(c.log_lines(node, "refused 'confirm'"), 1);
+}
+
+// Mirror updates are taken only from the registry that mirrors as the
+// origin they name. Before: a peer's empty replacement in the name of the
+// orchestrator's node erased that node's mirror, and once the node died its
+// tasks were `not_found` instead of `lost` (a name that may still run on a
+// node cut off would have started again).
+TEST(hostile, forged_mirror_updates_erase_no_mirror) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  auto origin = p.orchestrator.node;
+  std::string on_origin;
+  for (int i = 0; i < 40 && on_origin.empty(); ++i) {
+    auto ref = start_sleeper(p, "mirrored-" + std::to_string(i));
+    if (ref.node == origin)
+      on_origin = ref.name;
+  }
+  ASSERT_FALSE(on_origin.empty()) << "no task landed on " << origin;
+  for (auto& m : v.members) {
+    if (m.node == origin)
+      continue;
+    p.self->send(m.registry, dtask::mirror_atom::value,
+                 dtask::mirror_update{origin, {}, true});
+    p.self->send(m.registry, dtask::unmirror_atom::value, origin,
+                 std::vector<dtask::task_key>{});
+    p.self->send(m.registry, dtask::mirror_members_atom::value, origin,
+                 std::vector<std::string>{});
+    round_trip(p, m.registry);
+  }
+  auto dead = c.index_of(origin);
+  ASSERT_GE(dead, 0);
+  c.signal(dead, SIGKILL);
+  auto survivor = (dead + 1) % 3;
+  EXPECT_TRUE(dtask_test::wait_until(
+    [&] {
+      return c.cli({"status", on_origin}, survivor).field("state") == "lost";
+    },
+    15s))
+    << "state: " << c.cli({"status", on_origin}, survivor).field("state");
 }

@@ -83,7 +83,9 @@ using worker_atom = caf::atom_constant<caf::atom("worker")>;
 /// origin -> mirror: an update of the mirrored entries; `unmirror` origin
 /// -> mirror: entries to drop; `mmembers` origin -> mirror: the origin's
 /// orchestrator's members; `ask_promise` mirror -> origin and `promise`
-/// origin -> mirror: the promise to start nothing unmirrored.
+/// origin -> mirror: the promise to start nothing unmirrored; `remirror`
+/// mirror -> origin: send everything again (the mirror refused updates
+/// from the origin before it knew the origin as a member).
 using mirror_to_atom = caf::atom_constant<caf::atom("mirror_to")>;
 using own_members_atom = caf::atom_constant<caf::atom("ownmembers")>;
 using confirm_atom = caf::atom_constant<caf::atom("confirm")>;
@@ -92,6 +94,7 @@ using unmirror_atom = caf::atom_constant<caf::atom("unmirror")>;
 using mirror_members_atom = caf::atom_constant<caf::atom("mmembers")>;
 using ask_promise_atom = caf::atom_constant<caf::atom("askpromise")>;
 using promise_atom = caf::atom_constant<caf::atom("promise")>;
+using remirror_atom = caf::atom_constant<caf::atom("remirror")>;
 /// Internal: leases. `(lease, orch_epoch, sent)` registry -> orchestrator
 /// asks to keep running its workers; the orchestrator grants with
 /// `(grant, lease_grant)`. `(quorum, orch_epoch, sent)` orchestrator ->
@@ -324,7 +327,7 @@ using registry_api = worker_report_api::extend<
   caf::reacts_to<own_members_atom, std::vector<std::string>>,
   caf::reacts_to<mirror_to_atom, mirror_target>,
   // From the registries it mirrors to or for.
-  caf::reacts_to<ask_promise_atom, int64_t>,
+  caf::reacts_to<ask_promise_atom, int64_t>, caf::reacts_to<remirror_atom>,
   caf::reacts_to<promise_atom, std::string, int64_t>,
   caf::reacts_to<mirror_members_atom, std::string, std::vector<std::string>>,
   caf::replies_to<confirm_atom, mirror_confirmation>::with<bool>,
