@@ -88,6 +88,13 @@
 //     still alive, elected round 1 again: the dead orchestrator's own epoch,
 //     incarnation epochs repeating the old ones, and no wait of (d) for the
 //     survivor's leases (seed 8415661990).
+// (f) Reads. `not_found` is answered only once a majority of the voters
+//     answered a ping sent no earlier than the request arrived (a read
+//     index, pending_reads.hpp): each still followed this orchestrator
+//     then, and a newer one's majority contains one of them, so no newer
+//     orchestrator held a majority, or started a name, before the request
+//     arrived. Without a majority within L the answer is `unknown`, as it
+//     is while (d) cannot account for every node (`unaccounted`).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -108,6 +115,7 @@
 #include "actors.hpp"
 #include "mutations.hpp"
 #include "node_actor.hpp"
+#include "pending_reads.hpp"
 #include "quorum_tracker.hpp"
 #include "recent_set.hpp"
 #include "wire_size.hpp"
@@ -122,6 +130,10 @@ namespace {
 
 /// How long a new orchestrator waits for a member's registry to answer.
 constexpr auto sync_timeout = std::chrono::seconds(2);
+
+/// Most status requests of unknown names that wait for a majority at once;
+/// beyond, they are answered `unknown` at once.
+constexpr size_t max_pending_reads = 10000;
 
 
 /// A caller waiting for the registry to confirm a start.
@@ -208,6 +220,12 @@ struct orchestrator_state {
   uint64_t ticks = 0;
   /// Set once the log said that `max-finished` was reached.
   bool finished_bound_logged = false;
+  /// Status requests of unknown names, waiting for a majority to confirm
+  /// this orchestrator (pending_reads.hpp); bounded.
+  pending_reads<caf::typed_response_promise<task_status>> reads{
+    max_pending_reads};
+  /// A ping round for waiting reads was sent since the last tick.
+  bool read_round_sent = false;
 
   static const char* name;
 };
@@ -257,6 +275,9 @@ void quorum_ack(orchestrator_ptr self, const std::string& node,
     log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
                << st.epoch << " holds a majority";
 }
+
+void settle_reads(orchestrator_ptr self);
+void expire_reads(orchestrator_ptr self);
 
 /// The member whose registry is `addr`, or nullptr.
 const member* member_by_registry(orchestrator_ptr self,
@@ -775,6 +796,7 @@ void quorum_answer(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
   if (auto m = member_by_registry(self, caf::actor_cast<caf::actor_addr>(self->current_sender())))
     quorum_ack(self, m->node,
                clock_type::time_point{std::chrono::nanoseconds{sent_ns}});
+  settle_reads(self);
 }
 
 /// Starts again, on the node the ring picks now, every restartable task of
@@ -839,15 +861,23 @@ void note_finished_bound(orchestrator_ptr self) {
                 "finished-ttl";
 }
 
+/// "Do you still follow me?" to every voter's registry ((a) above).
+void ping_voters(orchestrator_ptr self) {
+  auto& st = self->state;
+  auto now = mono_ns(node_time(self));
+  for (auto& kvp : st.members)
+    if (st.ctx->is_voter(kvp.first))
+      self->send(kvp.second.registry, quorum_atom::value, st.epoch, now);
+}
+
 /// Every lease interval: quorum pings, fences that are due, and (every
 /// second) the TTL of finished tasks.
 void tick(orchestrator_ptr self) {
   auto& st = self->state;
   auto now = node_time(self);
-  for (auto& kvp : st.members)
-    if (st.ctx->is_voter(kvp.first))
-      self->send(kvp.second.registry, quorum_atom::value, st.epoch,
-                 mono_ns(now));
+  ping_voters(self);
+  st.read_round_sent = false;
+  expire_reads(self);
   if (outcomes_open(self) && !st.deferred_outcomes.empty()) {
     auto deferred = std::move(st.deferred_outcomes);
     st.deferred_outcomes.clear();
@@ -891,17 +921,95 @@ void tick(orchestrator_ptr self) {
   self->delayed_send(self, lease_interval, tick_atom::value);
 }
 
+/// The nodes the previous orchestrator may have granted a lease to ((d) in
+/// the timing argument) whose tasks this one cannot know: each neither
+/// answered a sync (then its registry told all it runs and ran) nor
+/// mirrored here under a promise that outlasts the old leases. While there
+/// are any, a name not in the table may run, or may have ended, there.
+/// An orchestrator without a majority cannot know either: a newer one
+/// may run on the other side; then the voters it does not hear from are
+/// the unaccounted ones.
+std::vector<std::string> unaccounted(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (!has_quorum(self))
+    return st.quorum.silent(st.ctx->voters, node_time(self));
+  std::vector<std::string> result;
+  if (!st.quorum.takeover())
+    return result;
+  auto leases_end = st.quorum.leases_end();
+  for (auto& node : st.cover_required) {
+    auto p = st.cover_promises.find(node);
+    if (st.synced.count(node) == 0
+        && (p == st.cover_promises.end() || p->second < leases_end))
+      result.push_back(node);
+  }
+  return result;
+}
+
+/// The status of `name` in the table, `unknown` while nodes are
+/// unaccounted for, else `not_found`.
+caf::expected<task_status> status_now(orchestrator_ptr self,
+                                      const std::string& name) {
+  auto rec = self->state.table.find(name, node_time(self));
+  if (rec == nullptr) {
+    auto nodes = unaccounted(self);
+    if (!nodes.empty())
+      return make_error(errc::unknown, name, std::move(nodes));
+    return make_error(errc::not_found, name);
+  }
+  auto result = rec->status();
+  result.stale = !has_quorum(self);
+  return result;
+}
+
+/// Answers the reads that a majority confirmed since they arrived: no newer
+/// orchestrator held a majority before they arrived (any two majorities
+/// share a voter, and a voter that synced with a newer one answers this
+/// one no more), so a name unknown here then was started by none.
+void settle_reads(orchestrator_ptr self) {
+  auto& st = self->state;
+  st.reads.settle(st.quorum.confirmed(),
+                  [&](const std::string& name, auto& rp) {
+                    auto status = status_now(self, name);
+                    if (status)
+                      rp.deliver(std::move(*status));
+                    else
+                      rp.deliver(status.error());
+                  });
+}
+
+/// Reads that no majority confirmed within L: this orchestrator may have
+/// been replaced.
+void expire_reads(orchestrator_ptr self) {
+  auto& st = self->state;
+  auto now = node_time(self);
+  st.reads.expire(now - lease_duration,
+                  [&](const std::string& name, auto& rp) {
+                    rp.deliver(make_error(
+                      errc::unknown, name,
+                      st.quorum.silent(st.ctx->voters, now)));
+                  });
+}
+
 caf::result<task_status> status_of(orchestrator_ptr self,
                                    const std::string& name) {
   auto why = check_name(name);
   if (!why.empty()) // Never a task's name; not echoed back whole.
     return make_error(errc::invalid_name, cut(name), why);
-  auto rec = self->state.table.find(name, node_time(self));
-  if (rec == nullptr)
-    return make_error(errc::not_found, name);
-  auto result = rec->status();
-  result.stale = !has_quorum(self);
-  return result;
+  auto& st = self->state;
+  auto now = node_time(self);
+  if (st.table.find(name, now) != nullptr || !unaccounted(self).empty())
+    return status_now(self, name);
+  // `not_found` only once a majority confirmed this orchestrator.
+  auto rp = self->make_response_promise<task_status>();
+  if (!st.reads.add(name, now, rp))
+    return make_error(errc::unknown, name,
+                      st.quorum.silent(st.ctx->voters, now));
+  if (!st.read_round_sent) {
+    st.read_round_sent = true;
+    ping_voters(self);
+  }
+  return rp;
 }
 
 /// A page of the table: at most `q.limit` tasks after `q.after`, and never
@@ -919,6 +1027,7 @@ list_page list_page_of(orchestrator_ptr self, const list_query& q) {
     });
   if (more && !result.tasks.empty())
     result.next = result.tasks.back().name;
+  result.unaccounted = unaccounted(self);
   return result;
 }
 

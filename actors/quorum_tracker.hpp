@@ -13,6 +13,8 @@
 //       surely stopped: r + L + M, and for a takeover not before T + 2L + M.
 //   leases_end(): T + 2L + M, when every lease the previous orchestrator
 //       granted surely ended.
+//   silent(voters, now): the voters that answered no ping sent within L.
+//   confirmed(): the send time of the latest ping a majority answered.
 
 #include <algorithm>
 #include <functional>
@@ -55,6 +57,33 @@ public:
       return false;
     first_ = now;
     return true;
+  }
+
+  /// The send time of the latest ping that a majority answered (each voter
+  /// of it answered that ping or a later one); the epoch of the clock if no
+  /// majority answered yet.
+  clock_type::time_point confirmed() const {
+    if (acks_.size() < quorum_ || quorum_ == 0)
+      return clock_type::time_point{};
+    std::vector<clock_type::time_point> times;
+    for (auto& kvp : acks_)
+      times.push_back(kvp.second);
+    std::nth_element(times.begin(), times.begin() + (quorum_ - 1), times.end(),
+                     std::greater<>{});
+    return times[quorum_ - 1];
+  }
+
+  /// The voters of `voters` that answered no ping sent within the last L:
+  /// they may follow another orchestrator now.
+  std::vector<std::string> silent(const std::vector<std::string>& voters,
+                                  clock_type::time_point now) const {
+    std::vector<std::string> result;
+    for (auto& v : voters) {
+      auto i = acks_.find(v);
+      if (i == acks_.end() || i->second + lease_duration <= now)
+        result.push_back(v);
+    }
+    return result;
   }
 
   /// A voter is no longer a member: its answers no longer count.

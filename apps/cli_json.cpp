@@ -81,6 +81,13 @@ std::string next_line(const std::string& next) {
   return dump(out);
 }
 
+std::string incomplete_line(const std::vector<std::string>& unreachable) {
+  json out;
+  out["incomplete"] = true;
+  out["unreachable"] = unreachable;
+  return dump(out);
+}
+
 std::string error_line(const caf::error& err) {
   auto code = static_cast<errc>(err.code());
   auto& ctx = err.context();
@@ -124,6 +131,12 @@ std::string error_line(const caf::error& err) {
     case errc::too_many:
       out["count"] = number(0);
       out["limit"] = number(1);
+      break;
+    case errc::unknown:
+      out["name"] = text(0);
+      out["unreachable"] = json::array();
+      if (ctx.size() > 1 && ctx.match_element<std::vector<std::string>>(1))
+        out["unreachable"] = ctx.get_as<std::vector<std::string>>(1);
       break;
     default:
       out["reason"] = text(0);

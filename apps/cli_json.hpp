@@ -24,6 +24,10 @@ std::string node_line(const node_info& n);
 /// {"next":NAME}: the last line of a `list` page that more tasks follow.
 std::string next_line(const std::string& next);
 
+/// {"incomplete":true,"unreachable":[NODE...]}: the last line of a `list`
+/// page that may lack tasks of these nodes.
+std::string incomplete_line(const std::vector<std::string>& unreachable);
+
 /// {"error":CODE, ...the context of CODE}, for a dtask error only.
 std::string error_line(const caf::error& err);
 

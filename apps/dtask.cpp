@@ -17,6 +17,7 @@ namespace {
 
 using dtask::cli::error_line;
 using dtask::cli::json_string;
+using dtask::cli::incomplete_line;
 using dtask::cli::next_line;
 using dtask::cli::node_line;
 using dtask::cli::started_line;
@@ -99,6 +100,8 @@ void print_page(const dtask::list_page& page) {
     std::cout << status_line(st) << std::endl;
   if (!page.next.empty())
     std::cout << next_line(page.next) << std::endl;
+  if (!page.unaccounted.empty())
+    std::cout << incomplete_line(page.unaccounted) << std::endl;
 }
 
 } // namespace

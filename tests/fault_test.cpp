@@ -416,6 +416,72 @@ TEST(faults, partition_2_3_with_the_orchestrator_in_the_minority) {
   partition_scenario(2);
 }
 
+// The 2|3 cut where the minority holds the orchestrator and its mirror: the
+// majority cannot know the fate of a task that runs on the minority, and
+// says so (`unknown`, naming the nodes it cannot reach) instead of
+// `not_found`, as if it had never started; after the heal it is `lost`.
+TEST(faults, a_cut_off_minoritys_task_is_unknown_then_lost) {
+  REQUIRE_NETNS();
+  cluster c{5, dtask_test::netns_tag{}};
+  ASSERT_TRUE(c.start_all(30s));
+  auto orch = c.orchestrator();
+  ASSERT_GE(orch, 0);
+  // The orchestrator's mirror is the voter peer with the smallest name.
+  int mirror = -1;
+  for (int i = 0; i < c.size(); ++i)
+    if (i != orch && (mirror < 0 || c.name(i) < c.name(mirror)))
+      mirror = i;
+  std::vector<int> minority{orch, mirror};
+  std::vector<int> majority;
+  for (int i = 0; i < c.size(); ++i)
+    if (i != orch && i != mirror)
+      majority.push_back(i);
+  std::string name;
+  int runs_on = -1;
+  for (int k = 0; k < 40 && name.empty(); ++k) {
+    auto res = c.cli({"start", "sleep", "120000", "--name=cut-" + std::to_string(k)});
+    ASSERT_EQ(res.rc, 0) << res.err;
+    auto node = res.field("node");
+    if (node == c.name(orch) || node == c.name(mirror)) {
+      name = res.field("name");
+      runs_on = c.index_of(node);
+    }
+  }
+  ASSERT_FALSE(name.empty());
+  ASSERT_TRUE(c.partition({minority, majority}));
+  ASSERT_TRUE(orchestrator_among(c, majority[0], majority, 15s));
+  std::string said;
+  auto unknown = wait_until(
+    [&] {
+      auto res = c.cli({"status", name, "--retry-window=1000"}, majority[0]);
+      said = res.lines.empty() ? res.err : res.lines.front();
+      EXPECT_NE(res.field("error"), "not_found") << said;
+      return res.field("error") == "unknown";
+    },
+    15s);
+  ASSERT_TRUE(unknown) << said;
+  for (auto i : minority)
+    EXPECT_NE(said.find(c.name(i)), std::string::npos) << said;
+  auto listed = c.cli({"list", "--retry-window=1000"}, majority[0]);
+  ASSERT_FALSE(listed.lines.empty());
+  EXPECT_EQ(listed.field("incomplete", listed.lines.size() - 1), "true")
+    << listed.lines.back();
+  // Healed once the task's node stopped it (its lease ran out): else it
+  // would rightly run on.
+  ASSERT_TRUE(wait_until(
+    [&] { return c.log_lines(runs_on, "lease ran out; stopped") > 0; }, 10s));
+  ASSERT_TRUE(c.heal());
+  ASSERT_TRUE(wait_until([&] { return c.formed(); }, 20s));
+  EXPECT_TRUE(wait_until(
+    [&] {
+      auto res = c.cli({"status", name}, majority[0]);
+      said = res.lines.empty() ? res.err : res.lines.front();
+      return res.field("state") == "lost";
+    },
+    20s))
+    << said;
+}
+
 TEST(faults, partition_1_4_isolates_the_orchestrator) {
   REQUIRE_NETNS();
   partition_scenario(1);

@@ -240,6 +240,18 @@ invariant_report check_invariant_texts(const invariant_texts& in) {
             && instances.count(std::make_pair(name, epoch)) == 0)
           violation(rep, t, "status says " + state + " but never started: "
                               + name + "#" + std::to_string(epoch));
+      } else if (kind == "not_found") {
+        // `not_found` says that no instance runs: false while one ran from
+        // before the request was sent until after the answer came.
+        int64_t sent = 0;
+        ln >> sent;
+        auto name = rest_of(ln);
+        for (auto i = instances.lower_bound(std::make_pair(name, uint64_t{0}));
+             i != instances.end() && i->first.first == name; ++i)
+          if (i->second.start < sent && i->second.end > t)
+            violation(rep, t, "status said not_found while " + name + "#"
+                                + std::to_string(i->second.epoch)
+                                + " ran on " + i->second.node);
       } else if (kind == "refused") {
         std::string name, code;
         ln >> name >> code;

@@ -1,8 +1,12 @@
 // The plain parts of an orchestrator: its majority and the windows of the
 // timing argument (actors/quorum_tracker.hpp). One test per rule.
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
+#include "pending_reads.hpp"
 #include "quorum_tracker.hpp"
 #include "recent_set.hpp"
 
@@ -122,6 +126,68 @@ TEST(coverage, an_unsynced_node_without_a_promise_is_not_covered) {
 }
 
 } // namespace
+
+TEST(quorum_tracker, confirmed_is_the_kth_latest_answered_send) {
+  dtask::quorum_tracker q{2, false};
+  EXPECT_EQ(q.confirmed(), clock_type::time_point{});
+  q.ack("a", at(100), at(110));
+  EXPECT_EQ(q.confirmed(), clock_type::time_point{}); // One is no majority.
+  q.ack("b", at(300), at(310));
+  EXPECT_EQ(q.confirmed(), at(100));
+  q.ack("c", at(200), at(320));
+  EXPECT_EQ(q.confirmed(), at(200));
+}
+
+TEST(quorum_tracker, silent_voters_answered_no_ping_sent_within_l) {
+  dtask::quorum_tracker q{2, false};
+  q.ack("a", at(100), at(110));
+  q.ack("b", at(1000), at(1010));
+  auto now = at(100) + lease_duration;
+  EXPECT_EQ(q.silent({"a", "b", "c"}, now),
+            (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(q.silent({"a", "b", "c"}, now - milliseconds(1)),
+            (std::vector<std::string>{"c"}));
+}
+
+// -- pending_reads --------------------------------------------------------------
+
+using reads = dtask::pending_reads<int>;
+
+std::vector<std::string> settled(reads& r, clock_type::time_point confirmed) {
+  std::vector<std::string> result;
+  r.settle(confirmed, [&](const std::string& name, int&) {
+    result.push_back(name);
+  });
+  return result;
+}
+
+TEST(pending_reads, a_read_waits_for_a_ping_sent_no_earlier_than_its_arrival) {
+  reads r{10};
+  ASSERT_TRUE(r.add("x", at(100), 1));
+  ASSERT_TRUE(r.add("y", at(200), 2));
+  EXPECT_TRUE(settled(r, at(99)).empty());
+  EXPECT_EQ(settled(r, at(100)), std::vector<std::string>{"x"});
+  EXPECT_EQ(r.size(), 1u);
+}
+
+TEST(pending_reads, expire_answers_reads_that_arrived_before) {
+  reads r{10};
+  r.add("x", at(100), 1);
+  r.add("y", at(200), 2);
+  std::vector<std::string> expired;
+  r.expire(at(150), [&](const std::string& name, int&) {
+    expired.push_back(name);
+  });
+  EXPECT_EQ(expired, std::vector<std::string>{"x"});
+}
+
+TEST(pending_reads, at_most_max_reads_wait) {
+  reads r{2};
+  EXPECT_TRUE(r.add("x", at(1), 1));
+  EXPECT_TRUE(r.add("y", at(2), 2));
+  EXPECT_FALSE(r.add("z", at(3), 3));
+  EXPECT_EQ(r.size(), 2u);
+}
 
 // -- recent_set -----------------------------------------------------------------
 

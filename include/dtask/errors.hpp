@@ -47,6 +47,11 @@ enum class errc : uint8_t {
   /// A reply would hold more items than its bound (`(list)` beyond
   /// `max-list`: ask for pages instead). Context: (count, limit).
   too_many,
+  /// The name's fate cannot be known now: this orchestrator does not know
+  /// it, and nodes the previous orchestrator may have placed tasks on have
+  /// not reported to it (they are cut off, or gone). Context: (name, nodes
+  /// as a vector of strings).
+  unknown,
 };
 
 /// Short, stable, machine-readable name of an error code ("already_running").
@@ -64,6 +69,7 @@ inline const char* to_string(errc x) {
     case errc::capacity: return "capacity";
     case errc::not_allowed: return "not_allowed";
     case errc::too_many: return "too_many";
+    case errc::unknown: return "unknown";
   }
   return "unknown_error";
 }

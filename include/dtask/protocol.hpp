@@ -255,11 +255,16 @@ typename Inspector::result_type inspect(Inspector& f, list_query& x) {
 struct list_page {
   std::vector<task_status> tasks;
   std::string next;
+  /// Not empty: the list may lack tasks of these nodes, which the previous
+  /// orchestrator may have placed tasks on and which have not reported to
+  /// this one (see `errc::unknown`).
+  std::vector<std::string> unaccounted;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_page& x) {
-  return f(caf::meta::type_name("dtask.list_page"), x.tasks, x.next);
+  return f(caf::meta::type_name("dtask.list_page"), x.tasks, x.next,
+           x.unaccounted);
 }
 
 /// The typed interface of the orchestrator: what any CAF actor, local or
@@ -269,7 +274,9 @@ typename Inspector::result_type inspect(Inspector& f, list_page& x) {
 ///   `already_running` (context: name, node, worker), `unknown_task_type`,
 ///   `invalid_name`, `args_too_large`, `node_down`, `no_orchestrator`,
 ///   `capacity` (context: node, limit).
-/// - `(status, name) -> task_status`, or `not_found`.
+/// - `(status, name) -> task_status`, or `not_found`, or `unknown` (context:
+///   name, nodes) while nodes the previous orchestrator may have placed
+///   tasks on have not reported to this one.
 /// - `(list, list_query) -> list_page`: running and remembered tasks, a
 ///   page at a time, sorted by name.
 /// - `(list) -> vector<task_status>`: all of them, sorted by name, or

@@ -89,6 +89,7 @@ void attempt(caf::event_based_actor* self, world* w, client_state_ptr st,
 /// Asks a random node for the status of a random name.
 void query(caf::event_based_actor* self, world* w) {
   auto name = "t" + std::to_string(w->rng()() % name_pool);
+  auto sent = w->now_ns();
   self
     ->request(w->random_gateway(), seconds(1), dtask::status_atom::value, name)
     .then(
@@ -98,7 +99,12 @@ void query(caf::event_based_actor* self, world* w) {
                       + dtask::to_string(s.state) + " "
                       + (s.stale ? "stale" : "fresh"));
       },
-      [](caf::error&) {});
+      [=](caf::error& err) {
+        if (err.category() == dtask::error_category
+            && static_cast<dtask::errc>(err.code()) == dtask::errc::not_found)
+          log_line(w, "not_found " + std::to_string(w->now_ns()) + " "
+                        + std::to_string(sent) + " " + name);
+      });
 }
 
 } // namespace
