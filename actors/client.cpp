@@ -5,8 +5,19 @@
 // request runs out. CAF never fails a request whose receiver's node died (it
 // would wait forever), so the monitor is what moves such a request on. If
 // the gateway node dies too, the client connects to another member it knows.
+//
+// Lifetime. The actor system's destructor waits for every actor, and this
+// one would never end by itself: CAF keeps every actor whose handle crossed
+// the network (this one sends every request and routes every callback) in
+// its registry until the actor quits, and the refresh timer fires forever.
+// So the handles users hold lead to a front actor that only forwards. When
+// the last of them is gone, the front ends and tells the client actor, which
+// quits once it owes nobody an answer or a callback; a callback actor that
+// ends takes its routes with it. Stopping the front (an exit message) stops
+// the client at once.
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <unordered_map>
 #include <random>
@@ -40,13 +51,27 @@ constexpr auto refresh_interval = std::chrono::seconds(1);
 
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
+/// From the front actor: its users are gone (see `users_state`).
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
 /// The client actor's interface: the orchestrator's (its public handle is an
 /// `orchestrator_api`), the gateway's own view of the members, the
 /// callbacks of its starts, and its own timers.
 using client_api = orchestrator_api::extend<
   caf::replies_to<members_atom>::with<std::vector<node_info>>,
   caf::reacts_to<task_status>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<refresh_atom>>;
+  caf::reacts_to<refresh_atom>, caf::reacts_to<release_atom>>;
+
+/// What users hold: the orchestrator's interface and the gateway's members.
+using front_api = orchestrator_api::extend<
+  caf::replies_to<members_atom>::with<std::vector<node_info>>>;
+
+/// What became of the users' handles of a client (all lead to its front).
+/// Written only by the front's end, in this process: a `release` message
+/// from elsewhere changes nothing.
+enum class users_state { holding, gone, stopped };
+
+using users_flag = std::shared_ptr<std::atomic<users_state>>;
 
 struct pending_request {
   caf::response_promise promise;
@@ -84,6 +109,11 @@ struct client_state {
   /// (at least once); the first for a token is forwarded, later copies (a
   /// failover can send one twice) find no route and are dropped.
   std::unordered_map<uint64_t, caf::actor> callbacks;
+  /// How many routes lead to each callback actor; each is monitored once.
+  std::unordered_map<caf::actor_addr, size_t> watched;
+  users_flag users;
+  /// `members` requests waiting for the gateway's answer.
+  size_t members_asked = 0;
 
   static const char* name;
 };
@@ -93,6 +123,74 @@ const char* client_state::name = "dtask.client";
 using client_ptr = client_api::stateful_pointer<client_state>;
 
 void resolve(client_ptr self);
+
+// -- lifetime (see the top of this file) --------------------------------------
+
+/// Quits at once if the user stopped the front, or once no user holds a
+/// handle and no request or callback is left.
+void quit_if_done(client_ptr self) {
+  auto& st = self->state;
+  auto users = st.users->load();
+  if (users == users_state::stopped)
+    self->quit(caf::exit_reason::user_shutdown);
+  else if (users == users_state::gone && st.pending.empty()
+           && st.callbacks.empty() && st.members_asked == 0)
+    self->quit();
+}
+
+void drop_route(client_ptr self, uint64_t token) {
+  auto& st = self->state;
+  auto i = st.callbacks.find(token);
+  if (i == st.callbacks.end())
+    return;
+  auto w = st.watched.find(i->second.address());
+  if (w != st.watched.end() && --w->second == 0) {
+    self->demonitor(i->second.address());
+    st.watched.erase(w);
+  }
+  st.callbacks.erase(i);
+}
+
+/// Routes the callback of the start `token` through this actor, watching the
+/// callback actor.
+void add_route(client_ptr self, uint64_t token, caf::actor callback) {
+  auto& st = self->state;
+  drop_route(self, token);
+  if (st.watched[callback.address()]++ == 0)
+    self->monitor(callback);
+  st.callbacks[token] = std::move(callback);
+}
+
+/// A callback actor ended: nobody waits for its callbacks any more.
+void drop_routes_to(client_ptr self, const caf::actor_addr& callback) {
+  auto& st = self->state;
+  if (st.watched.erase(callback) == 0)
+    return;
+  for (auto i = st.callbacks.begin(); i != st.callbacks.end();)
+    i = i->second.address() == callback ? st.callbacks.erase(i) : ++i;
+}
+
+/// The handle users hold: forwards each request to the client actor, which
+/// answers the sender directly.
+front_api::behavior_type client_front(front_api::pointer self,
+                                      client_api client) {
+  return {
+    [=](start_atom a, std::string& type, caf::message& args,
+        start_options& opts) {
+      return self->delegate(client, a, std::move(type), std::move(args),
+                            std::move(opts));
+    },
+    [=](status_atom a, std::string& name) {
+      return self->delegate(client, a, std::move(name));
+    },
+    [=](list_atom a, list_query& q) {
+      return self->delegate(client, a, std::move(q));
+    },
+    [=](list_atom a) { return self->delegate(client, a); },
+    [=](nodes_atom a) { return self->delegate(client, a); },
+    [=](members_atom a) { return self->delegate(client, a); },
+  };
+}
 
 void schedule_retry(client_ptr self) {
   auto& st = self->state;
@@ -177,7 +275,7 @@ void retry(client_ptr self) {
   auto now = clock_type::now();
   for (auto i = st.pending.begin(); i != st.pending.end();) {
     if (i->second.sent_epoch == 0 && i->second.deadline <= now) {
-      st.callbacks.erase(i->second.token);
+      drop_route(self, i->second.token);
       if (i->second.last_refusal)
         i->second.promise.deliver(i->second.last_refusal);
       else if (st.last_refusal)
@@ -191,8 +289,10 @@ void retry(client_ptr self) {
       ++i;
     }
   }
-  if (st.pending.empty())
+  if (st.pending.empty()) {
+    quit_if_done(self);
     return;
+  }
   if (st.orchestrator.handle)
     send_unsent(self);
   else
@@ -333,6 +433,7 @@ caf::result<Reply> submit(client_ptr self, Ts... xs) {
             return; // Answered by an earlier attempt.
           i->second.promise.deliver(std::move(reply));
           st.pending.erase(i);
+          quit_if_done(self);
         },
         [=](caf::error& err) {
           auto& st = self->state;
@@ -340,9 +441,10 @@ caf::result<Reply> submit(client_ptr self, Ts... xs) {
           if (i == st.pending.end())
             return;
           if (!retryable(err) || clock_type::now() >= i->second.deadline) {
-            st.callbacks.erase(i->second.token);
+            drop_route(self, i->second.token);
             i->second.promise.deliver(std::move(err));
             st.pending.erase(i);
+            quit_if_done(self);
             return;
           }
           if (is(err, errc::no_quorum)) {
@@ -369,10 +471,48 @@ caf::result<Reply> submit(client_ptr self, Ts... xs) {
   return rp;
 }
 
+/// A callback: forwarded once per start.
+void forward_callback(client_ptr self, task_status status) {
+  auto& st = self->state;
+  auto i = st.callbacks.find(status.token);
+  if (i == st.callbacks.end())
+    return;
+  // To any actor: see deliver_callback in orchestrator.cpp.
+  self->anon_send(i->second, std::move(status));
+  drop_route(self, status.token);
+  quit_if_done(self);
+}
+
+/// The gateway's own view of the members; not retried.
+caf::result<std::vector<node_info>> ask_members(client_ptr self) {
+  auto& gw = self->state.gateway;
+  if (!gw)
+    return make_error(errc::no_orchestrator, "the gateway node is gone");
+  auto rp = self->make_response_promise<std::vector<node_info>>();
+  ++self->state.members_asked;
+  auto answered = [=] {
+    --self->state.members_asked;
+    quit_if_done(self);
+  };
+  self->request(gw, resolve_timeout, members_atom::value)
+    .then(
+      [=](std::vector<node_info>& xs) mutable {
+        rp.deliver(xs);
+        answered();
+      },
+      [=](caf::error& err) mutable {
+        rp.deliver(err);
+        answered();
+      });
+  return rp;
+}
+
 client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
                                        endpoint ep,
-                                       std::chrono::milliseconds window) {
+                                       std::chrono::milliseconds window,
+                                       users_flag users) {
   auto& st = self->state;
+  st.users = std::move(users);
   st.window = window;
   st.gateway = std::move(gateway);
   st.endpoints.push_back(std::move(ep));
@@ -388,6 +528,8 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
       st.lost_until = clock_type::now() + std::chrono::seconds(2);
       orchestrator_lost(self, st.orchestrator.epoch);
     }
+    drop_routes_to(self, dm.source);
+    quit_if_done(self);
   });
   return {
     [=](start_atom a, std::string& type, caf::message& args,
@@ -400,7 +542,7 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
         opts.token = st.tokens() | 1;
       auto token = opts.token;
       if (opts.callback) {
-        st.callbacks[token] = std::move(opts.callback);
+        add_route(self, token, std::move(opts.callback));
         opts.callback = caf::actor_cast<caf::actor>(self);
       }
       auto rp = submit<task_ref>(self, a, std::move(type), std::move(args),
@@ -410,16 +552,7 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
         i->second.token = token;
       return rp;
     },
-    [=](task_status& status) {
-      // A callback: forwarded once per start.
-      auto& cbs = self->state.callbacks;
-      auto i = cbs.find(status.token);
-      if (i == cbs.end())
-        return;
-      // To any actor: see deliver_callback in orchestrator.cpp.
-      self->anon_send(i->second, std::move(status));
-      cbs.erase(i);
-    },
+    [=](task_status& status) { forward_callback(self, std::move(status)); },
     [=](status_atom a, std::string& name) {
       return submit<task_status>(self, a, std::move(name));
     },
@@ -428,23 +561,32 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
     },
     [=](list_atom a) { return submit<std::vector<task_status>>(self, a); },
     [=](nodes_atom a) { return submit<std::vector<node_info>>(self, a); },
-    [=](members_atom a) -> caf::result<std::vector<node_info>> {
-      // The gateway's own view; not retried.
-      auto& gw = self->state.gateway;
-      if (!gw)
-        return make_error(errc::no_orchestrator, "the gateway node is gone");
-      auto rp = self->make_response_promise<std::vector<node_info>>();
-      self->request(gw, resolve_timeout, a)
-        .then([=](std::vector<node_info>& xs) mutable { rp.deliver(xs); },
-              [=](caf::error& err) mutable { rp.deliver(err); });
-      return rp;
-    },
+    [=](members_atom) { return ask_members(self); },
     [=](tick_atom) {
       self->state.tick_scheduled = false;
       retry(self);
     },
     [=](refresh_atom) { refresh_members(self); },
+    [=](release_atom) { quit_if_done(self); },
   };
+}
+
+/// The client actor and its front; returns the front.
+orchestrator_api spawn_pair(caf::actor_system& sys, gateway_api gateway,
+                            const endpoint& ep,
+                            std::chrono::milliseconds window) {
+  auto users = std::make_shared<std::atomic<users_state>>(
+    users_state::holding);
+  auto client = sys.spawn(client_actor, std::move(gateway), ep, window, users);
+  auto front = sys.spawn(client_front, client);
+  // Runs in this process only, when the front ends: `unreachable` means
+  // that the last handle was dropped, anything else that it was stopped.
+  front->attach_functor([client, users](const caf::error& reason) {
+    users->store(reason == caf::exit_reason::unreachable ? users_state::gone
+                                                         : users_state::stopped);
+    caf::anon_send(client, release_atom::value);
+  });
+  return caf::actor_cast<orchestrator_api>(front);
 }
 
 } // namespace
@@ -467,9 +609,8 @@ spawn_client(caf::actor_system& sys, const endpoint& gateway,
           result = caf::make_error(caf::sec::no_actor_published_at_port);
           return;
         }
-        auto hdl = sys.spawn(client_actor, caf::actor_cast<gateway_api>(ptr),
-                             gateway, retry_window);
-        result = caf::actor_cast<orchestrator_api>(hdl);
+        result = spawn_pair(sys, caf::actor_cast<gateway_api>(ptr), gateway,
+                            retry_window);
       },
       [&](caf::error& err) { result = std::move(err); });
   return result;
@@ -528,7 +669,7 @@ caf::expected<list_page> client::list(const list_query& query) {
 
 caf::expected<std::vector<node_info>> client::members() {
   return blocking_request<std::vector<node_info>>(
-    *sys_, caf::actor_cast<client_api>(actor_), timeout_, members_atom::value);
+    *sys_, caf::actor_cast<front_api>(actor_), timeout_, members_atom::value);
 }
 
 caf::expected<std::vector<node_info>> client::nodes() {
