@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
   if (!cli) {
     std::cerr << "dtask: cannot connect to " << connect << ": "
               << caf::to_string(cli.error()) << std::endl;
-    std::_Exit(2);
+    return 2;
   }
   int rc = 0;
   if (cmd == "start") {
@@ -258,7 +258,5 @@ int main(int argc, char** argv) {
       for (auto& n : *xs)
         std::cout << node_line(n) << std::endl;
   }
-  std::cout.flush();
-  // Skip the actor system's orderly shutdown: it waits for remote peers.
-  std::_Exit(rc);
+  return rc;
 }
