@@ -348,7 +348,8 @@ std::string read_node_config(std::vector<std::string>& args,
   return read_cluster_config(cluster, out);
 }
 
-int node_main(int argc, char** argv, catalog cat) {
+int node_main(int argc, char** argv, catalog cat,
+              const type_adder& add_types) {
   std::vector<std::string> args(argv + 1, argv + argc);
   for (auto& arg : args)
     if (arg == "--help" || arg == "-h") {
@@ -369,6 +370,8 @@ int node_main(int argc, char** argv, catalog cat) {
   }
   caf::actor_system_config cfg;
   configure(cfg);
+  if (add_types)
+    add_types(cfg);
   if (auto perr = cfg.parse(args)) {
     std::cerr << "dtask-node: broken configuration: " << caf::to_string(perr)
               << std::endl;

@@ -2,9 +2,10 @@
 
 // Running a dtask node inside a CAF application. `dtask-node` is exactly
 // `return dtask::node_main(argc, argv, dtask::builtin_catalog());`; a user's
-// own node program passes its own catalog, or embeds a node in its own actor
-// system with `configure` + `start_node`.
+// own node program passes its own catalog (and its own message types), or
+// embeds a node in its own actor system with `configure` + `start_node`.
 
+#include <functional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -73,10 +74,18 @@ void stop_node(caf::actor_system& sys, const node_handle& node);
 std::string read_node_config(std::vector<std::string>& args,
                              node_config& out);
 
+/// Adds a program's own message types to a config (`cfg.add_message_type<T>
+/// ("name")` for each type its tasks return or take).
+using type_adder = std::function<void(caf::actor_system_config&)>;
+
 /// A complete `main`: reads the configuration, starts the node, prints
 /// `dtask-node HOST:PORT up` and runs until SIGINT or SIGTERM.
+/// `add_types`, if set, adds the program's own message types (every node
+/// of the cluster and every client that reads such a result must add them:
+/// a type unknown to one side arrives as an empty message).
 /// Exit codes: 0 after a signal, 2 for a broken configuration, 1 when the
 /// node cannot start (port in use, ...).
-int node_main(int argc, char** argv, catalog cat);
+int node_main(int argc, char** argv, catalog cat,
+              const type_adder& add_types = {});
 
 } // namespace dtask
