@@ -474,12 +474,13 @@ caf::result<Reply> submit(client_ptr self, Ts... xs) {
 /// A callback: forwarded once per start.
 void forward_callback(client_ptr self, task_status status) {
   auto& st = self->state;
-  auto i = st.callbacks.find(status.token);
+  auto token = status.token;
+  auto i = st.callbacks.find(token);
   if (i == st.callbacks.end())
     return;
   // To any actor: see deliver_callback in orchestrator.cpp.
   self->anon_send(i->second, std::move(status));
-  drop_route(self, status.token);
+  drop_route(self, token);
   quit_if_done(self);
 }
 
