@@ -1,5 +1,6 @@
 // The task types every dtask node knows: sleep, echo and fail.
 
+#include <algorithm>
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -61,9 +62,19 @@ caf::behavior sleep_task(caf::event_based_actor* self,
     ctx.done(caf::make_message(ms));
     return {};
   }
-  self->delayed_send(self, std::chrono::milliseconds{ms}, tick_atom::value);
+  // One step a second: the elapsed milliseconds as progress, then done.
+  auto step = std::min<int64_t>(ms, 1000);
+  self->delayed_send(self, std::chrono::milliseconds{step}, tick_atom::value,
+                     step);
   return {
-    [ctx, ms](tick_atom) { ctx.done(caf::make_message(ms)); },
+    [self, ctx, ms](tick_atom, int64_t elapsed) {
+      if (elapsed >= ms)
+        return ctx.done(caf::make_message(ms));
+      ctx.progress(caf::make_message(elapsed));
+      auto next = std::min<int64_t>(ms - elapsed, 1000);
+      self->delayed_send(self, std::chrono::milliseconds{next},
+                         tick_atom::value, elapsed + next);
+    },
   };
 }
 

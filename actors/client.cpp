@@ -183,6 +183,9 @@ front_api::behavior_type client_front(front_api::pointer self,
     [=](status_atom a, std::string& name) {
       return self->delegate(client, a, std::move(name));
     },
+    [=](stop_atom a, std::string& name) {
+      return self->delegate(client, a, std::move(name));
+    },
     [=](list_atom a, list_query& q) {
       return self->delegate(client, a, std::move(q));
     },
@@ -557,6 +560,9 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
     [=](status_atom a, std::string& name) {
       return submit<task_status>(self, a, std::move(name));
     },
+    [=](stop_atom a, std::string& name) {
+      return submit<task_status>(self, a, std::move(name));
+    },
     [=](list_atom a, list_query& q) {
       return submit<list_page>(self, a, std::move(q));
     },
@@ -656,6 +662,11 @@ caf::expected<task_ref> client::start(const std::string& type,
 caf::expected<task_status> client::status(const std::string& name) {
   return blocking_request<task_status>(*sys_, actor_, timeout_,
                                        status_atom::value, name);
+}
+
+caf::expected<task_status> client::stop(const std::string& name) {
+  return blocking_request<task_status>(*sys_, actor_, timeout_,
+                                       stop_atom::value, name);
 }
 
 caf::expected<std::vector<task_status>> client::list() {

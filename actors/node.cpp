@@ -114,6 +114,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<registry_entry>("dtask.registry_entry");
   cfg.add_message_type<std::vector<registry_entry>>("dtask.registry_entries");
   cfg.add_message_type<task_key>("dtask.task_key");
+  cfg.add_message_type<task_progress>("dtask.task_progress");
+  cfg.add_message_type<std::vector<task_progress>>("dtask.task_progress_list");
   cfg.add_message_type<std::vector<task_key>>("dtask.task_keys");
   cfg.add_message_type<mirrored_members>("dtask.mirrored_members");
   cfg.add_message_type<std::vector<mirrored_members>>(

@@ -136,6 +136,17 @@ constexpr auto sync_timeout = std::chrono::seconds(2);
 constexpr size_t max_pending_reads = 10000;
 
 
+/// A `stop` waiting until its task's outcome is recorded.
+struct stop_waiter {
+  uint64_t epoch;
+  caf::typed_response_promise<task_status> promise;
+  clock_type::time_point deadline;
+};
+
+/// How long a `stop` waits for its task's outcome before it answers with
+/// the status as it is then (the outcome may wait for a failover's window).
+constexpr auto stop_wait = std::chrono::seconds(10);
+
 /// A caller waiting for the registry to confirm a start.
 struct waiter {
   caf::typed_response_promise<task_ref> promise;
@@ -226,6 +237,13 @@ struct orchestrator_state {
     max_pending_reads};
   /// A ping round for waiting reads was sent since the last tick.
   bool read_round_sent = false;
+  /// `stop` requests by name, until their task's outcome is recorded;
+  /// at most `max_pending_reads`.
+  std::multimap<std::string, stop_waiter> stops;
+  /// The latest progress of running tasks that reported any, by name (not
+  /// in `task_record`: most tasks report none, and memory per running task
+  /// counts); dropped when the task's outcome is recorded.
+  std::unordered_map<std::string, task_progress> progress;
 
   static const char* name;
 };
@@ -278,6 +296,7 @@ void quorum_ack(orchestrator_ptr self, const std::string& node,
 
 void settle_reads(orchestrator_ptr self);
 void expire_reads(orchestrator_ptr self);
+void expire_stops(orchestrator_ptr self);
 
 /// The member whose registry is `addr`, or nullptr.
 const member* member_by_registry(orchestrator_ptr self,
@@ -330,7 +349,23 @@ void flush(orchestrator_ptr self) {
   st.acks.clear();
 }
 
+/// The outcome of `rec` is recorded: the `stop`s waiting for it get it.
+void answer_stops(orchestrator_ptr self, const task_record& rec) {
+  auto& stops = self->state.stops;
+  auto range = stops.equal_range(rec.name);
+  for (auto i = range.first; i != range.second;) {
+    if (i->second.epoch != rec.epoch) {
+      ++i;
+      continue;
+    }
+    i->second.promise.deliver(rec.status());
+    i = stops.erase(i);
+  }
+}
+
 void deliver_callback(orchestrator_ptr self, task_record& rec) {
+  self->state.progress.erase(rec.name);
+  answer_stops(self, rec);
   if (rec.callback) {
     // A callback is any actor: CAF lets a typed actor reach a dynamically
     // typed one only with `anon_send`, which in 0.17 still names `self` as
@@ -878,6 +913,7 @@ void tick(orchestrator_ptr self) {
   ping_voters(self);
   st.read_round_sent = false;
   expire_reads(self);
+  expire_stops(self);
   if (outcomes_open(self) && !st.deferred_outcomes.empty()) {
     auto deferred = std::move(st.deferred_outcomes);
     st.deferred_outcomes.clear();
@@ -946,6 +982,30 @@ std::vector<std::string> unaccounted(orchestrator_ptr self) {
   return result;
 }
 
+/// The status of `rec`, with its latest progress while it runs.
+task_status status_with_progress(orchestrator_ptr self, const task_record& rec) {
+  auto result = rec.status();
+  result.stale = !has_quorum(self);
+  auto p = self->state.progress.find(rec.name);
+  if (rec.running() && p != self->state.progress.end()
+      && p->second.epoch == rec.epoch)
+    result.progress = p->second.progress;
+  return result;
+}
+
+/// From a member's registry: the latest progress of running tasks; kept
+/// for the incarnation that runs (a stale one is dropped).
+void progress_reported(orchestrator_ptr self,
+                       std::vector<task_progress>& batch) {
+  auto& st = self->state;
+  auto now = node_time(self);
+  for (auto& p : batch) {
+    auto rec = st.table.find(p.name, now);
+    if (rec != nullptr && rec->running() && rec->epoch == p.epoch)
+      st.progress[p.name] = std::move(p);
+  }
+}
+
 /// The status of `name` in the table, `unknown` while nodes are
 /// unaccounted for, else `not_found`.
 caf::expected<task_status> status_now(orchestrator_ptr self,
@@ -957,9 +1017,7 @@ caf::expected<task_status> status_now(orchestrator_ptr self,
       return make_error(errc::unknown, name, std::move(nodes));
     return make_error(errc::not_found, name);
   }
-  auto result = rec->status();
-  result.stale = !has_quorum(self);
-  return result;
+  return status_with_progress(self, *rec);
 }
 
 /// Answers the reads that a majority confirmed since they arrived: no newer
@@ -989,6 +1047,60 @@ void expire_reads(orchestrator_ptr self) {
                       errc::unknown, name,
                       st.quorum.silent(st.ctx->voters, now)));
                   });
+}
+
+/// `stop`s that waited `stop_wait`: answered with the status as it is.
+void expire_stops(orchestrator_ptr self) {
+  auto& st = self->state;
+  auto now = node_time(self);
+  for (auto i = st.stops.begin(); i != st.stops.end();) {
+    if (i->second.deadline > now) {
+      ++i;
+      continue;
+    }
+    auto status = status_now(self, i->first);
+    if (status)
+      i->second.promise.deliver(std::move(*status));
+    else
+      i->second.promise.deliver(status.error());
+    i = st.stops.erase(i);
+  }
+}
+
+/// Asks the registry of the task's node to stop its worker, and answers
+/// once the outcome (`cancelled`, or what the task ended with first) is
+/// recorded (`answer_stops`).
+caf::result<task_status> stop_task(orchestrator_ptr self,
+                                   const std::string& name) {
+  auto& st = self->state;
+  auto why = check_name(name);
+  if (!why.empty())
+    return make_error(errc::invalid_name, cut(name), why);
+  if (!has_quorum(self))
+    return make_error(errc::no_quorum, "the orchestrator " + st.ctx->name
+                                         + " does not reach a majority");
+  auto now = node_time(self);
+  auto rec = st.table.find(name, now);
+  if (rec == nullptr || !rec->running())
+    return status_now(self, name);
+  auto m = st.members.find(rec->node);
+  if (!rec->confirmed || m == st.members.end())
+    return make_error(errc::node_down, name, rec->node);
+  if (st.stops.size() >= max_pending_reads)
+    return make_error(errc::too_many, uint64_t{st.stops.size()},
+                      uint64_t{max_pending_reads});
+  auto rp = self->make_response_promise<task_status>();
+  st.stops.emplace(name, stop_waiter{rec->epoch, rp, now + stop_wait});
+  auto who = self->current_sender() != nullptr
+               ? caf::to_string(self->current_sender()->address())
+               : std::string{"an anonymous sender"};
+  // False or no answer: the task ended meanwhile (its outcome comes as
+  // any), or its node is gone (the fence decides); `stop_wait` bounds it.
+  self
+    ->request(m->second.registry, stop_wait, stop_atom::value,
+              task_key{name, rec->epoch}, "stopped on request of " + who)
+    .then([](bool) {}, [](caf::error&) {});
+  return rp;
 }
 
 caf::result<task_status> status_of(orchestrator_ptr self,
@@ -1022,7 +1134,7 @@ list_page list_page_of(orchestrator_ptr self, const list_query& q) {
   list_page result;
   auto more = self->state.table.for_each_after(
     q.after, n, node_time(self), [&](task_record& rec) {
-      result.tasks.push_back(rec.status());
+      result.tasks.push_back(status_with_progress(self, rec));
       result.tasks.back().stale = stale;
     });
   if (more && !result.tasks.empty())
@@ -1179,6 +1291,9 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
         return caf::skip;
       return start(self, type, args, opts);
     },
+    [=](stop_atom, const std::string& name) -> caf::result<task_status> {
+      return stop_task(self, name);
+    },
     [=](status_atom, const std::string& name) -> caf::result<task_status> {
       if (!live())
         return caf::skip;
@@ -1242,6 +1357,11 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
       if (!from_member_registry(self))
         return void(refuse_sender(self, "lease"));
       grant_lease(self, epoch, sent_ns);
+    },
+    [=](progress_atom, std::vector<task_progress>& batch) {
+      if (!from_member_registry(self))
+        return void(refuse_sender(self, "progress"));
+      progress_reported(self, batch);
     },
     [=](follow_atom, uint64_t epoch, int64_t sent_ns) {
       if (!from_member_registry(self))

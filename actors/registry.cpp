@@ -65,6 +65,7 @@
 #include "task_book.hpp"
 #include "wire_size.hpp"
 #include "dtask/errors.hpp"
+#include "dtask/names.hpp"
 #include "dtask/task_table.hpp"
 
 namespace dtask {
@@ -76,6 +77,9 @@ constexpr auto lease_wait = std::chrono::seconds(1);
 
 struct registry_state {
   node_context_ptr ctx;
+  /// The latest progress of running tasks, not yet sent to the
+  /// orchestrator (by name; at most one per running task).
+  std::unordered_map<std::string, task_progress> progress;
   /// Until when this node's workers may run (see the file comment).
   lease_gate lease;
   /// Counts lease ticks; every 10th re-sends unacknowledged outcomes.
@@ -242,6 +246,21 @@ void launch_waiting(registry_ptr self,
                     caf::typed_response_promise<task_ref>& rp,
                     const task_key& key, bool mirrored);
 
+/// The progress reported since the last flush, to the orchestrator.
+void send_progress(registry_ptr self) {
+  auto& st = self->state;
+  if (st.progress.empty())
+    return;
+  if (st.orchestrator.handle) {
+    std::vector<task_progress> batch;
+    batch.reserve(st.progress.size());
+    for (auto& kvp : st.progress)
+      batch.push_back(std::move(kvp.second));
+    self->send(st.orchestrator.handle, progress_atom::value, std::move(batch));
+  }
+  st.progress.clear();
+}
+
 void flush(registry_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -252,6 +271,7 @@ void flush(registry_ptr self) {
                  coalesce(std::move(st.reports)));
     st.reports.clear();
   }
+  send_progress(self);
   if (!st.mirror_waiters.empty()) {
     auto waiters = std::make_shared<decltype(st.mirror_waiters)>(
       std::move(st.mirror_waiters));
@@ -289,6 +309,28 @@ void flush(registry_ptr self) {
 void end(registry_ptr self, local_entry& entry) {
   entry.worker = nullptr;
   report(self, entry);
+}
+
+void kill_worker(registry_ptr self, const caf::actor& worker,
+                 const std::string& name);
+
+/// From the orchestrator: stop the running incarnation `key` (edge 8). The
+/// worker's down message ends it `cancelled` and reports it as any outcome.
+/// Answers false if it does not run here with a worker (it ended, or has
+/// not launched yet).
+caf::result<bool> stop_requested(registry_ptr self, const task_key& key,
+                                 const std::string& reason) {
+  auto& st = self->state;
+  if (!st.orchestrator.handle
+      || self->current_sender() != st.orchestrator.handle.address())
+    return refuse_sender(self, "stop");
+  auto worker = st.book.cancel(key, st.ctx->name, reason);
+  if (!worker)
+    return false;
+  log_line{} << "dtask-node " << st.ctx->name << ": stopping task "
+             << escaped(key.name) << ": " << escaped(reason, 200);
+  kill_worker(self, worker, key.name);
+  return true;
 }
 
 /// Kills `worker` of task `name`; the name does not start here again until
@@ -661,6 +703,20 @@ void bound_result(registry_ptr self, task_status& status) {
                   + std::to_string(limit);
 }
 
+/// From a worker of a running task: its latest progress, sent with the
+/// next flush or tick. A report larger than `max-result-bytes` is dropped.
+void worker_progress(registry_ptr self, uint64_t epoch, caf::message& what) {
+  auto& st = self->state;
+  auto key = st.book.key_of(
+    caf::actor_cast<caf::actor_addr>(self->current_sender()));
+  if (key == nullptr || key->epoch != epoch || !lease_valid(self)
+      || wire_size(self->system(), what) > st.ctx->config.max_result_bytes)
+    return;
+  // Sent with the next flush or tick: a task that reports in a tight loop
+  // costs the orchestrator at most one batch per flush or lease interval.
+  st.progress[key->name] = task_progress{key->name, epoch, std::move(what)};
+}
+
 /// From a worker: its outcome, recorded when the worker is gone (the down
 /// message follows). A worker whose lease ran out is stopped already; what
 /// it sends is discarded.
@@ -732,6 +788,7 @@ void tick(registry_ptr self) {
                                   [](const auto&) { return true; }))
       spawn(self, p.order, std::move(p.promise));
   check_leave(self);
+  send_progress(self);
   auto now_ns = mono_ns(node_time(self));
   st.mirrors.for_each_origin([&](const registry_api& origin) {
     self->send(origin, ask_promise_atom::value, now_ns);
@@ -1002,6 +1059,9 @@ registry_api::behavior_type registry(registry_ptr self,
     [=](finished_atom, uint64_t epoch, task_status& status) {
       worker_finished(self, epoch, status);
     },
+    [=](progress_atom, uint64_t epoch, caf::message& what) {
+      worker_progress(self, epoch, what);
+    },
     // Delegated by the orchestrator: the reply goes to the caller.
     [=](spawn_atom, spawn_order& order) -> caf::result<task_ref> {
       auto rp = self->make_response_promise<task_ref>();
@@ -1059,6 +1119,9 @@ registry_api::behavior_type registry(registry_ptr self,
       promise_requested(self, sent_ns);
     },
     [=](remirror_atom) { remirror_requested(self); },
+    [=](stop_atom, const task_key& key, const std::string& reason) {
+      return stop_requested(self, key, reason);
+    },
     [=](promise_atom, const std::string& origin, int64_t sent_ns) {
       if (!from_registry_of(self, origin))
         return void(refuse_sender(self, "promise"));

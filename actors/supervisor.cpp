@@ -631,6 +631,9 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
     [=](status_atom a, std::string& name) {
       return forward_or_fail<task_status>(self, a, std::move(name));
     },
+    [=](stop_atom a, std::string& name) {
+      return forward_or_fail<task_status>(self, a, std::move(name));
+    },
     [=](list_atom a, list_query& q) {
       return forward_or_fail<list_page>(self, a, std::move(q));
     },

@@ -20,6 +20,8 @@
 //      │ (7) declared over while ordered or running: dropped; its worker is
 //      └──── killed, and the name waits until the worker is gone.
 //
+//   running+worker ── (8) cancel ──▶ running+worker, killed ── (4) ──▶ ended
+//
 // (1) a spawn order passed every check (`hold` says none): the entry waits
 //     for its launch (on the orchestrator's node, for the mirror);
 // (2) its worker was spawned; the book watches it;
@@ -34,6 +36,9 @@
 //     e.g. this node hung): it must not run on. A killed worker may still
 //     exist until its down message: its name is not admitted (`hold`
 //     says `stopping`) until then, so at most one instance runs here.
+// (8) stopped on request: the worker's outcome becomes `cancelled` (unless
+//     it reported one already) and it is killed; the entry runs until the
+//     worker is gone (edge 4 then ends it), so the name is free only then.
 
 #include <algorithm>
 #include <memory>
@@ -92,6 +97,12 @@ public:
     auto i = entries_.find(name);
     return i != entries_.end() && i->second.running() ? hold::running
                                                       : hold::none;
+  }
+
+  /// The incarnation a watched worker runs, or nullptr.
+  const task_key* key_of(const caf::actor_addr& worker) const {
+    auto w = workers_.find(worker);
+    return w != workers_.end() ? &w->second.key : nullptr;
   }
 
   /// The worker of a running task, if any.
@@ -247,6 +258,31 @@ public:
                                     }),
                      displaced_.end());
     return displaced_.size() != before;
+  }
+
+  /// Edge 8: the launched incarnation `key` is stopped on request. Returns
+  /// its worker (to kill), or none if `key` is not running here with a
+  /// worker. An outcome the worker reported already stays.
+  caf::actor cancel(const task_key& key, const std::string& node,
+                    const std::string& reason) {
+    auto entry = find(key);
+    if (entry == nullptr || !entry->running() || !entry->worker)
+      return caf::actor{};
+    auto w = workers_.find(entry->worker.address());
+    if (w == workers_.end())
+      return caf::actor{};
+    if (!w->second.result) {
+      w->second.result = std::make_unique<task_status>();
+      auto& r = *w->second.result;
+      r.name = key.name;
+      r.state = task_state::cancelled;
+      r.node = node;
+      r.reason = reason;
+      r.epoch = key.epoch;
+      r.token = entry->order.token;
+      r.attempt = entry->order.attempt;
+    }
+    return entry->worker;
   }
 
   /// Edge 7: a worker of `name` was killed; the name waits until it is gone.

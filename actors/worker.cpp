@@ -19,16 +19,33 @@ task_context::task_context(caf::event_based_actor* self,
   // nop
 }
 
+namespace {
+
+task_status outcome(const std::string& name, task_state state,
+                    caf::message result, std::string reason) {
+  task_status st;
+  st.name = name;
+  st.state = state;
+  st.result = std::move(result);
+  st.reason = std::move(reason);
+  return st;
+}
+
+} // namespace
+
 void task_context::done(caf::message result) const {
   self_->send(registry_, finished_atom::value, epoch_,
-              task_status{name_, task_state::done, {}, std::move(result), {}});
+              outcome(name_, task_state::done, std::move(result), {}));
   self_->quit();
+}
+
+void task_context::progress(caf::message what) const {
+  self_->send(registry_, progress_atom::value, epoch_, std::move(what));
 }
 
 void task_context::fail(std::string reason) const {
   self_->send(registry_, finished_atom::value, epoch_,
-              task_status{name_, task_state::failed, {}, caf::message{},
-                          std::move(reason)});
+              outcome(name_, task_state::failed, {}, std::move(reason)));
   self_->quit();
 }
 

@@ -63,6 +63,8 @@ std::string status_line(const task_status& st) {
     out["result"] = to_json(st.result);
   else if (!st.reason.empty())
     out["reason"] = st.reason;
+  if (!st.progress.empty())
+    out["progress"] = to_json(st.progress);
   return dump(out);
 }
 

@@ -481,6 +481,62 @@ TEST(cluster_4, a_callback_in_another_process_gets_exactly_one_message) {
   EXPECT_EQ(by_name["cb-late"].state, dtask::task_state::done);
 }
 
+// `stop`: the task ends `cancelled`, saying who asked, its callback says
+// so, the answer comes once the name is free (it starts again at once), and
+// stopping an ended task answers its status.
+TEST(cluster_4, a_stopped_task_ends_cancelled_and_frees_its_name) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  local_client lc{c};
+  auto box = std::make_shared<inbox>();
+  auto cb = lc.recorder(box);
+  ASSERT_TRUE(lc.start("sleep", caf::make_message(int64_t{60000}), "halt", cb));
+  auto stopped = lc.cli->stop("halt");
+  ASSERT_TRUE(stopped) << caf::to_string(stopped.error());
+  EXPECT_EQ(stopped->state, dtask::task_state::cancelled);
+  EXPECT_EQ(stopped->reason.rfind("stopped on request of ", 0), 0u)
+    << stopped->reason;
+  ASSERT_TRUE(box->wait_for(1, 10s));
+  EXPECT_EQ(box->copy().front().state, dtask::task_state::cancelled);
+  EXPECT_EQ(c.cli({"status", "halt"}).field("state"), "cancelled");
+  // The name is free: it starts again at once.
+  auto again = lc.start("sleep", caf::make_message(int64_t{60000}), "halt");
+  ASSERT_TRUE(again) << caf::to_string(again.error());
+  // A task that ended already is answered with its status.
+  ASSERT_TRUE(lc.start("echo", caf::make_message("e"), "ended"));
+  ASSERT_TRUE(dtask_test::wait_until(
+    [&] { return c.cli({"status", "ended"}).field("state") == "done"; }, 10s));
+  auto ended = lc.cli->stop("ended");
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->state, dtask::task_state::done);
+  auto missing = lc.cli->stop("never-started");
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(dtask::is(missing.error(), dtask::errc::not_found));
+}
+
+// `task_context::progress`: the built-in sleep reports its elapsed
+// milliseconds once a second; `status` and `list` show the latest while it
+// runs, and the final status has none.
+TEST(cluster_4, a_running_task_shows_its_latest_progress) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  ASSERT_EQ(c.cli({"start", "sleep", "3500", "--name=slow"}).rc, 0);
+  std::string seen;
+  EXPECT_TRUE(dtask_test::wait_until(
+    [&] {
+      seen = c.cli({"status", "slow"}).field("progress");
+      return seen == "[2000]" || seen == "[3000]";
+    },
+    10s))
+    << "progress: " << seen;
+  auto listed = c.cli({"list"});
+  ASSERT_FALSE(listed.lines.empty());
+  EXPECT_NE(listed.field("progress"), "") << listed.lines.front();
+  ASSERT_TRUE(dtask_test::wait_until(
+    [&] { return c.cli({"status", "slow"}).field("state") == "done"; }, 10s));
+  EXPECT_EQ(c.cli({"status", "slow"}).field("progress"), "");
+}
+
 TEST(cluster_4, a_dead_or_crashing_callback_does_not_change_the_status) {
   cluster c{3};
   ASSERT_TRUE(c.start_all());

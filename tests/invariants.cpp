@@ -240,6 +240,18 @@ invariant_report check_invariant_texts(const invariant_texts& in) {
             && instances.count(std::make_pair(name, epoch)) == 0)
           violation(rep, t, "status says " + state + " but never started: "
                               + name + "#" + std::to_string(epoch));
+      } else if (kind == "stopped") {
+        // A stop is answered once the name is free: the incarnation it
+        // names ended (its worker is gone) no later than the answer.
+        uint64_t epoch = 0;
+        std::string state;
+        ln >> epoch >> state;
+        auto name = rest_of(ln);
+        auto i = instances.find(std::make_pair(name, epoch));
+        if (i != instances.end() && i->second.end > t)
+          violation(rep, t, "stop answered " + state + " while " + name + "#"
+                              + std::to_string(epoch) + " still ran on "
+                              + i->second.node);
       } else if (kind == "not_found") {
         // `not_found` says that no instance runs: false while one ran from
         // before the request was sent until after the answer came.

@@ -194,6 +194,38 @@ TEST_F(task_book_test, edge7_a_killed_worker_holds_its_name_until_gone) {
   stop(w);
 }
 
+TEST_F(task_book_test, edge8_a_stopped_task_ends_cancelled_once_its_worker_is_gone) {
+  auto w = run("a", 1);
+  EXPECT_FALSE(book.cancel(task_key{"a", 2}, "n1:1", "by x")); // Not running.
+  auto to_kill = book.cancel(task_key{"a", 1}, "n1:1", "by x");
+  EXPECT_EQ(to_kill, w);
+  book.killing("a");
+  // Until the worker is gone the name is held: at most one instance.
+  EXPECT_EQ(book.check("a"), task_book::hold::stopping);
+  EXPECT_TRUE(book.find(task_key{"a", 1})->running());
+  auto gone = book.worker_gone(w.address(), no_reason);
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(gone->ended);
+  EXPECT_TRUE(gone->name_freed);
+  EXPECT_EQ(gone->entry->state, task_state::cancelled);
+  EXPECT_EQ(gone->entry->ended->reason, "by x");
+  EXPECT_EQ(book.check("a"), task_book::hold::none);
+  stop(w);
+}
+
+TEST_F(task_book_test, edge8_an_outcome_reported_before_the_stop_stays) {
+  auto w = run("a", 1);
+  dtask::task_status done;
+  done.name = "a";
+  done.state = task_state::done;
+  ASSERT_TRUE(book.hold_result(w.address(), 1, done));
+  EXPECT_EQ(book.cancel(task_key{"a", 1}, "n1:1", "by x"), w);
+  auto gone = book.worker_gone(w.address(), no_reason);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->entry->state, task_state::done);
+  stop(w);
+}
+
 TEST_F(task_book_test, a_name_killed_twice_waits_for_both_workers) {
   auto w1 = run("a", 1);
   book.killing("a");

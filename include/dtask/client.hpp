@@ -44,6 +44,10 @@ public:
 
   caf::expected<task_status> status(const std::string& name);
 
+  /// Stops a running task: answers its final status (`cancelled`, or what
+  /// it ended with first) once the name is free (see `stop_atom`).
+  caf::expected<task_status> stop(const std::string& name);
+
   /// Every task, or `too_many` if they are more than the cluster's
   /// `max-list`: then ask for pages.
   caf::expected<std::vector<task_status>> list();

@@ -34,6 +34,12 @@ namespace dtask {
 /// supervisor for actors that only know a node).
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+/// Stops a running task: `(stop, name)` to the orchestrator, `(stop, key,
+/// reason)` from the orchestrator to the task's registry.
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+/// A running task's latest progress: `(progress, epoch, message)` worker ->
+/// registry; `(progress, vector<task_progress>)` registry -> orchestrator.
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 /// Asks a supervisor for the current orchestrator.
@@ -118,7 +124,8 @@ using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
 
 /// Where a task is in its life. `running` includes the short time between
 /// the orchestrator's decision and the worker's confirmation.
-enum class task_state : uint8_t { running, done, failed, lost };
+/// `cancelled`: stopped on request (`stop_atom`); its reason says who asked.
+enum class task_state : uint8_t { running, done, failed, lost, cancelled };
 
 /// Lower-case name as printed by the CLI ("running", "done", ...).
 inline const char* to_string(task_state x) {
@@ -127,6 +134,7 @@ inline const char* to_string(task_state x) {
     case task_state::done: return "done";
     case task_state::failed: return "failed";
     case task_state::lost: return "lost";
+    case task_state::cancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -177,12 +185,29 @@ struct task_status {
   uint64_t token = 0;
   /// Which attempt this is (1 unless restarted, see `restart_policy`).
   uint32_t attempt = 1;
+  /// The latest progress a running task reported
+  /// (`task_context::progress`); empty otherwise.
+  caf::message progress;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_status& x) {
   return f(caf::meta::type_name("dtask.task_status"), x.name, x.state, x.node,
-           x.result, x.reason, x.epoch, x.stale, x.token, x.attempt);
+           x.result, x.reason, x.epoch, x.stale, x.token, x.attempt,
+           x.progress);
+}
+
+/// Registry -> orchestrator: the latest progress of one running incarnation.
+struct task_progress {
+  std::string name;
+  uint64_t epoch = 0;
+  caf::message progress;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_progress& x) {
+  return f(caf::meta::type_name("dtask.task_progress"), x.name, x.epoch,
+           x.progress);
 }
 
 /// One row of `nodes`.
@@ -283,10 +308,16 @@ typename Inspector::result_type inspect(Inspector& f, list_page& x) {
 ///   `too_many` (context: count, limit) if they are more than `max-list`
 ///   (then page).
 /// - `(nodes) -> vector<node_info>`: the live members.
+/// - `(stop, name) -> task_status`: stops the running task (its state
+///   becomes `cancelled`, its callback is sent) and answers once the
+///   outcome is recorded and the name free; a task that ended already is
+///   answered with its status; `not_found`, `unknown`, `no_quorum`, or
+///   `node_down` while its start is not confirmed yet (retry).
 using orchestrator_api = caf::typed_actor<
   caf::replies_to<start_atom, std::string, caf::message,
                   start_options>::with<task_ref>,
   caf::replies_to<status_atom, std::string>::with<task_status>,
+  caf::replies_to<stop_atom, std::string>::with<task_status>,
   caf::replies_to<list_atom, list_query>::with<list_page>,
   caf::replies_to<list_atom>::with<std::vector<task_status>>,
   caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
@@ -315,7 +346,8 @@ struct mirror_target;
 /// What a worker may send: its task's outcome, to its registry. (A worker's
 /// own interface is its task's: tasks are CAF behaviours the user writes.)
 using worker_report_api = caf::typed_actor<
-  caf::reacts_to<finished_atom, uint64_t, task_status>>;
+  caf::reacts_to<finished_atom, uint64_t, task_status>,
+  caf::reacts_to<progress_atom, uint64_t, caf::message>>;
 
 /// The registry of a node (actors/registry.cpp).
 using registry_api = worker_report_api::extend<
@@ -323,6 +355,7 @@ using registry_api = worker_report_api::extend<
   caf::replies_to<spawn_atom, spawn_order>::with<task_ref>,
   caf::reacts_to<ack_atom, uint64_t, std::vector<task_key>>,
   caf::replies_to<worker_atom, std::string>::with<caf::actor>,
+  caf::replies_to<stop_atom, task_key, std::string>::with<bool>,
   caf::reacts_to<grant_atom, lease_grant>,
   caf::reacts_to<quorum_atom, uint64_t, int64_t>,
   caf::replies_to<sync_atom, orchestrator_ref, uint64_t>::with<
@@ -349,6 +382,7 @@ using orchestrator_internal_api = orchestrator_api::extend<
   // From registries.
   caf::reacts_to<refused_atom, refused_order>,
   caf::reacts_to<report_atom, std::vector<registry_entry>>,
+  caf::reacts_to<progress_atom, std::vector<task_progress>>,
   caf::reacts_to<lease_atom, uint64_t, int64_t>,
   caf::reacts_to<follow_atom, uint64_t, int64_t>,
   // From its supervisor.

@@ -44,6 +44,11 @@ public:
   /// Ends the task as failed with `reason` and stops the worker.
   void fail(std::string reason) const;
 
+  /// Reports how far the task got: the latest report shows in `status`
+  /// and `list` while the task runs (reports are batched; one larger than
+  /// the node's `max-result-bytes` is dropped).
+  void progress(caf::message what) const;
+
   /// The task's name.
   const std::string& name() const noexcept {
     return name_;

@@ -100,7 +100,8 @@ struct task_record {
                        epoch,
                        false,
                        token,
-                       attempt};
+                       attempt,
+                       caf::message{}};
   }
 };
 

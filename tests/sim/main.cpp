@@ -10,6 +10,7 @@
 //   from outside to every node's supervisor and registry
 //   --check=safety: only the safety invariants (sim.hpp), not the callbacks
 //   --stop-at-first: stop at the first failing seed (for mutations)
+//   --stops: the client also stops tasks (a quarter of the starts)
 //
 // With --seeds it prints one line per failing seed (seed, the first violated
 // invariant, its virtual time) and `N seeds, V violations, T s`; it exits 0
@@ -128,6 +129,8 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
       c.all_violations = true;
     } else if (key == "--stop-at-first") {
       c.stop_at_first = true;
+    } else if (key == "--stops") {
+      c.opts.stops = true;
     } else if (key == "--trace") {
       c.opts.trace = true;
     } else if (key == "--trace-hash") {

@@ -52,6 +52,10 @@ struct sim_options {
   /// Where every orchestrator's task sequence starts (see
   /// `dtask::first_task_sequence`).
   uint64_t first_sequence = 0;
+  /// The client also stops tasks (`stop`): a quarter of the starts get a
+  /// stop of their name a moment later. Off by default, so that the seeds
+  /// found before stops existed replay as they did.
+  bool stops = false;
 };
 
 struct sim_result {

@@ -131,8 +131,23 @@ dtask::catalog sim_catalog(world* w) {
   return cat;
 }
 
+/// Stops `name` through a random node; the answer names the incarnation
+/// that ended (its worker must be gone by then).
+void stop(caf::event_based_actor* self, world* w, const std::string& name) {
+  self
+    ->request(w->random_gateway(), seconds(12), dtask::stop_atom::value, name)
+    .then(
+      [=](dtask::task_status& s) {
+        if (s.state != dtask::task_state::running)
+          log_line(w, "stopped " + std::to_string(w->now_ns()) + " "
+                        + std::to_string(s.epoch) + " "
+                        + dtask::to_string(s.state) + " " + s.name);
+      },
+      [](caf::error&) {});
+}
+
 caf::behavior sim_client(caf::event_based_actor* self, world* w, int starts,
-                         int64_t spread_ms) {
+                         int64_t spread_ms, bool stops) {
   auto st = std::make_shared<client_state>();
   auto& rng = w->rng();
   for (int k = 0; k < starts; ++k) {
@@ -150,10 +165,14 @@ caf::behavior sim_client(caf::event_based_actor* self, world* w, int starts,
     self->delayed_send(self, at, tick_atom::value, static_cast<uint64_t>(k));
     if (k % 3 == 0)
       self->delayed_send(self, at + milliseconds(150), dtask::status_atom::value);
+    if (stops && k % 4 == 1)
+      self->delayed_send(self, at + milliseconds(50 + rng() % 800),
+                         dtask::stop_atom::value, st->attempts.back().name);
   }
   return {
     [=](tick_atom, uint64_t k) { attempt(self, w, st, k); },
     [=](dtask::status_atom) { query(self, w); },
+    [=](dtask::stop_atom, const std::string& name) { stop(self, w, name); },
     [=](dtask::task_status& s) {
       // A callback: forwarded once per start, as the client library does;
       // a second one that says something else is a violation.

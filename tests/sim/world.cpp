@@ -640,7 +640,8 @@ sim_result world::run() {
       caf::anon_send(nd.registry, dtask::flush_atom::value);
     }
   schedule_faults();
-  client_ = sys_->spawn(sim_client, this, opts_.starts, opts_.fault_ms);
+  client_ = sys_->spawn(sim_client, this, opts_.starts, opts_.fault_ms,
+                        opts_.stops);
   auto faults_end = t0_ + milliseconds(opts_.fault_ms);
   auto end = faults_end + milliseconds(opts_.drain_ms);
   bool healed = false;

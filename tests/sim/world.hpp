@@ -157,7 +157,7 @@ private:
 /// (workload.cpp).
 dtask::catalog sim_catalog(world* w);
 caf::behavior sim_client(caf::event_based_actor* self, world* w,
-                         int starts, int64_t spread_ms);
+                         int starts, int64_t spread_ms, bool stops);
 /// The simulated middleman (network.cpp).
 dtask::connector_api::behavior_type
 sim_network(dtask::connector_api::pointer self, world* w);
