@@ -30,6 +30,8 @@ const char* usage =
   "        (--wait: wait for the outcome, at most --timeout, default 3600)\n"
   "        [--restart=never|on-node-loss]\n"
   "  status NAME\n"
+  "  stop NAME  stops a running task: its final status (cancelled) once the\n"
+  "        name is free; exit 0 only if it ended cancelled\n"
   "  list [--limit=N] [--after=NAME]\n"
   "        (tasks sorted by name, after NAME, at most N of them and at most\n"
   "        the cluster's max-list; if more follow, a last line\n"
@@ -190,13 +192,13 @@ int main(int argc, char** argv) {
     return usage_error("missing command");
   auto cmd = positional[0];
   std::vector<std::string> rest(positional.begin() + 1, positional.end());
-  if ((cmd == "status" && rest.size() != 1)
+  if (((cmd == "status" || cmd == "stop") && rest.size() != 1)
       || ((cmd == "list" || cmd == "nodes" || cmd == "members")
           && !rest.empty())
       || (cmd == "start" && rest.empty()))
     return usage_error("wrong arguments for " + cmd);
-  if (cmd != "start" && cmd != "status" && cmd != "list" && cmd != "nodes"
-      && cmd != "members")
+  if (cmd != "start" && cmd != "status" && cmd != "stop" && cmd != "list"
+      && cmd != "nodes" && cmd != "members")
     return usage_error("unknown command " + cmd);
   if (paging && cmd != "list")
     return usage_error("--limit and --after are options of list only");
@@ -247,6 +249,14 @@ int main(int argc, char** argv) {
     auto st = cli->status(rest[0]);
     rc = st ? (std::cout << status_line(*st) << std::endl, 0)
             : report(st.error());
+  } else if (cmd == "stop") {
+    auto st = cli->stop(rest[0]);
+    if (!st)
+      rc = report(st.error());
+    else {
+      std::cout << status_line(*st) << std::endl;
+      rc = st->state == dtask::task_state::cancelled ? 0 : 1;
+    }
   } else if (cmd == "list") {
     auto xs = cli->list(page);
     rc = xs ? (print_page(*xs), 0) : report(xs.error());

@@ -512,6 +512,18 @@ TEST(cluster_4, a_stopped_task_ends_cancelled_and_frees_its_name) {
   auto missing = lc.cli->stop("never-started");
   ASSERT_FALSE(missing);
   EXPECT_TRUE(dtask::is(missing.error(), dtask::errc::not_found));
+  // The CLI: exit 0 and the cancelled status (again for a second stop);
+  // exit 1 with the status of a task that ended otherwise.
+  ASSERT_EQ(c.cli({"start", "sleep", "60000", "--name=cli-halt"}).rc, 0);
+  auto res = c.cli({"stop", "cli-halt"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.field("state"), "cancelled");
+  res = c.cli({"stop", "cli-halt"});
+  EXPECT_EQ(res.rc, 0);
+  EXPECT_EQ(res.field("state"), "cancelled");
+  res = c.cli({"stop", "ended"});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_EQ(res.field("state"), "done");
 }
 
 // `task_context::progress`: the built-in sleep reports its elapsed
