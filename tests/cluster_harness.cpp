@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 namespace dtask_test {
 
 std::function<bool()> dump_logs_if;
@@ -49,26 +51,15 @@ uint16_t free_port() {
 }
 
 std::string json_field(const std::string& line, const std::string& key) {
-  auto needle = "\"" + key + "\":";
-  auto pos = line.find(needle);
-  if (pos == std::string::npos)
+  auto doc = nlohmann::json::parse(line, nullptr, false);
+  if (!doc.is_object())
     return {};
-  pos += needle.size();
-  if (pos < line.size() && line[pos] == '"') {
-    std::string out;
-    for (++pos; pos < line.size() && line[pos] != '"'; ++pos) {
-      if (line[pos] == '\\' && pos + 1 < line.size())
-        ++pos;
-      out += line[pos];
-    }
-    return out;
-  }
-  if (pos < line.size() && line[pos] == '[') {
-    auto end = line.find(']', pos);
-    return line.substr(pos, end - pos + 1);
-  }
-  auto end = line.find_first_of(",}", pos);
-  return line.substr(pos, end - pos);
+  auto i = doc.find(key);
+  if (i == doc.end())
+    return {};
+  if (i->is_string())
+    return i->get<std::string>();
+  return i->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 namespace {

@@ -19,8 +19,9 @@ extern std::function<bool()> dump_logs_if;
 /// A port that was free a moment ago (bound to port 0, then released).
 uint16_t free_port();
 
-/// The raw value of `key` in a one-line JSON object: the string without
-/// quotes, or the literal. Empty if absent.
+/// The value of `key` in a one-line JSON object: a string's contents
+/// (unescaped), any other value as compact JSON (`[50]`, `true`, `7`).
+/// Empty if absent, or if the line is no JSON object.
 std::string json_field(const std::string& line, const std::string& key);
 
 /// What a program printed and how it ended.
