@@ -292,9 +292,12 @@ void cluster::write_configs(const std::string& extra, bool single_seed) {
     seeds += (i > 0 ? ", \"" : "\"") + name(i) + "\"";
   for (int i = 0; i < size(); ++i) {
     std::ofstream f{dir_ + "/node" + std::to_string(i) + ".ini"};
-    f << "[cluster]\nhost=\"" << hosts_[i] << "\"\nport=" << ports_[i]
-      << "\nseeds=[" << seeds << "]\nevent-log=\"" << event_log(i) << "\"\n"
+    f << "[cluster]\nhost=\"" << (every_interface_ ? "0.0.0.0" : hosts_[i])
+      << "\"\nport=" << ports_[i] << "\nseeds=[" << seeds
+      << "]\nevent-log=\"" << event_log(i) << "\"\n"
       << extra << "\n";
+    if (every_interface_)
+      f << "advertise=\"" << name(i) << "\"\n";
     // Namespaced nodes listen on private addresses: without TLS, a node
     // refuses that unless told it is meant.
     if (!tls_ && hosts_[i].rfind("127.", 0) != 0)
@@ -496,6 +499,11 @@ bool cluster::use_tls() {
   tls_ = true;
   write_configs(extra_, single_seed_);
   return true;
+}
+
+void cluster::listen_on_every_interface() {
+  every_interface_ = true;
+  write_configs(extra_, single_seed_);
 }
 
 std::vector<std::string> cluster::tls_flags() const {

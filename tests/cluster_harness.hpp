@@ -138,6 +138,11 @@ public:
   /// `node<i>.pem`, the CLI `client.pem`. Returns false if that failed.
   bool use_tls();
 
+  /// Makes every node (not started yet) listen on every interface
+  /// (`host="0.0.0.0"`) under its usual name as `advertise`
+  /// (127.0.0.1:PORT). Without `use_tls`, the nodes then refuse to start.
+  void listen_on_every_interface();
+
   /// The CLI's TLS flags (empty without TLS).
   std::vector<std::string> tls_flags() const;
 
@@ -206,6 +211,7 @@ private:
   std::string extra_;
   bool single_seed_ = false;
   bool tls_ = false;
+  bool every_interface_ = false;
 
   std::string dir_;
   std::string binary_;

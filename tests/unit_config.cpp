@@ -189,3 +189,34 @@ TEST(config, max_members_holds_every_seed) {
   ASSERT_EQ(read("[cluster]\n" + seeds + "max-members=3\n", cfg), "");
   EXPECT_EQ(cfg.max_members, 3u);
 }
+
+// -- the node's own address ---------------------------------------------------
+
+TEST(config, advertise_is_the_name_apart_from_where_the_node_listens) {
+  dtask::node_config cfg;
+  ASSERT_EQ(read("[cluster]\nhost=\"0.0.0.0\"\nport=4101\n"
+                 "advertise=\"node-1.example:4201\"\n",
+                 cfg),
+            "");
+  EXPECT_EQ(cfg.host, "0.0.0.0");
+  EXPECT_EQ(cfg.port, 4101);
+  EXPECT_EQ(cfg.name(), "node-1.example:4201");
+  // Without seeds, the node votes alone, under its name.
+  EXPECT_EQ(cfg.voters(), std::vector<std::string>{"node-1.example:4201"});
+  for (auto bad : {"\"node-1\"", "\"node-1:0\"", "4201", "\"0.0.0.0:4101\"",
+                   "\":::4101\""})
+    EXPECT_NE(error_of("[cluster]\nadvertise=" + std::string{bad} + "\n")
+                .find("cluster.advertise"),
+              std::string::npos)
+      << bad;
+}
+
+TEST(config, a_wildcard_host_without_advertise_is_refused) {
+  for (auto host : {"0.0.0.0", "::"}) {
+    auto err = error_of("[cluster]\nhost=\"" + std::string{host} + "\"\n");
+    EXPECT_NE(err.find("cluster.host"), std::string::npos) << err;
+    EXPECT_NE(err.find("set [cluster] advertise=\"HOST:PORT\""),
+              std::string::npos)
+      << err;
+  }
+}

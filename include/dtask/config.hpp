@@ -46,11 +46,22 @@ inline std::string parse_endpoint(const std::string& str, endpoint& out) {
   return {};
 }
 
+/// True for the addresses that mean "every interface": they name no host
+/// a peer could dial.
+inline bool is_wildcard(const std::string& host) {
+  return host == "0.0.0.0" || host == "::" || host == "[::]";
+}
+
 /// Everything a node reads from `[cluster]`.
 struct node_config {
-  /// Interface the node listens on; also the host part of its name.
+  /// Interface the node listens on (`0.0.0.0` or `::`: every interface,
+  /// which needs `advertise`); without `advertise`, also the host part of
+  /// its name.
   std::string host = "127.0.0.1";
   uint16_t port = 4100;
+  /// The address peers dial, and the node's name in the cluster; unset
+  /// (empty host): `host:port`.
+  endpoint advertise;
   /// Nodes to join through. The node's own address is skipped.
   std::vector<endpoint> seeds;
   /// How long finished tasks are remembered.
@@ -84,9 +95,11 @@ struct node_config {
   /// anyone who reaches the port can then act as a member.
   bool insecure = false;
 
-  /// The node's name in every output: `host:port`.
+  /// The node's name in every output and in every other node's seeds:
+  /// `advertise`, else `host:port`.
   std::string name() const {
-    return endpoint{host, port}.to_string();
+    return advertise.host.empty() ? endpoint{host, port}.to_string()
+                                  : advertise.to_string();
   }
 
   /// The cluster's voting members: the seeds list (every node of a cluster
@@ -112,10 +125,17 @@ struct node_config {
 /// One line of help per key of `[cluster]`, for `--help`.
 inline const char* cluster_config_help() {
   return "  [cluster] keys (file or --cluster.KEY=VALUE):\n"
-         "    host              string    interface and name host (127.0.0.1)\n"
+         "    host              string    interface to listen on; without\n"
+         "                                advertise also the name's host;\n"
+         "                                0.0.0.0 or :: needs advertise "
+         "(127.0.0.1)\n"
          "    port              integer   listening port, 1..65535 (4100)\n"
-         "    seeds             list      [\"host:port\", ...] to join "
-         "through\n"
+         "    advertise         string    \"host:port\" peers dial, the "
+         "node's name\n"
+         "                                (host:port)\n"
+         "    seeds             list      [\"host:port\", ...] the voters, "
+         "to join\n"
+         "                                through; each under its name\n"
          "    finished-ttl      duration  how long finished tasks are kept "
          "(60s)\n"
          "    max-finished      integer   most finished tasks kept; beyond, "
@@ -143,6 +163,17 @@ inline const char* cluster_config_help() {
          "TLS (false)\n";
 }
 
+/// Why `cfg` names no address peers can dial: it listens on every
+/// interface (`host` 0.0.0.0 or ::) without `advertise`. Empty if it does.
+inline std::string wildcard_error(const node_config& cfg) {
+  if (!is_wildcard(cfg.host) || !cfg.advertise.host.empty())
+    return {};
+  return "cluster.host: \"" + cfg.host
+         + "\" listens on every interface but is no name peers can dial: "
+           "set [cluster] advertise=\"HOST:PORT\" to this node's address "
+           "as its peers reach it";
+}
+
 namespace detail {
 
 inline std::string key_error(const std::string& key, const std::string& what) {
@@ -160,6 +191,21 @@ inline std::string read_duration(const std::string& key,
   if (ms.count() <= 0)
     return key_error(key, "must be positive, got " + caf::to_string(val));
   out = ms;
+  return {};
+}
+
+inline std::string read_endpoint(const std::string& key,
+                                 const caf::config_value& val, endpoint& out) {
+  auto str = caf::get_if<std::string>(&val.get_data());
+  if (str == nullptr)
+    return key_error(key, "expected a \"host:port\" string, got "
+                            + caf::to_string(val));
+  auto err = parse_endpoint(*str, out);
+  if (!err.empty())
+    return key_error(key, err);
+  if (is_wildcard(out.host))
+    return key_error(key, "\"" + *str + "\" is no address a peer can dial: "
+                            "name this node's address as its peers reach it");
   return {};
 }
 
@@ -198,6 +244,10 @@ inline std::string read_cluster_config(const caf::settings& section,
       if (*num < 1 || *num > 65535)
         return key_error(key, std::to_string(*num) + " is outside 1..65535");
       out.port = static_cast<uint16_t>(*num);
+    } else if (key == "advertise") {
+      auto err = detail::read_endpoint(key, val, out.advertise);
+      if (!err.empty())
+        return err;
     } else if (key == "seeds") {
       auto lst = caf::get_if<caf::config_value::list>(&data);
       if (lst == nullptr)
@@ -270,7 +320,8 @@ inline std::string read_cluster_config(const caf::settings& section,
                                 + caf::to_string(val));
       out.insecure = *flag;
     } else {
-      return key_error(key, "unknown key (known: host, port, seeds, "
+      return key_error(key, "unknown key (known: host, port, advertise, "
+                            "seeds, "
                             "finished-ttl, max-finished, max-args-bytes, "
                             "max-result-bytes, max-running, max-list, "
                             "max-members, retry-interval, leave-timeout, "
@@ -282,7 +333,7 @@ inline std::string read_cluster_config(const caf::settings& section,
                      std::to_string(out.max_members) + " is fewer than the "
                        + std::to_string(out.seeds.size())
                        + " seeds: the voters could never all be members");
-  return {};
+  return wildcard_error(out);
 }
 
 } // namespace dtask
