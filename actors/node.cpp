@@ -259,6 +259,8 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
   auto exposed = tls_config_error(sys.config());
   if (exposed.empty())
     exposed = exposure_error(cfg, tls);
+  if (exposed.empty())
+    exposed = identity_error(cfg);
   if (!exposed.empty())
     return caf::make_error(caf::sec::invalid_argument, exposed);
   if (cfg.insecure && !tls && !is_loopback(cfg.host))
@@ -266,6 +268,9 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
                    << ": WARNING: listening on " << cfg.host
                    << " without TLS ([cluster] insecure=true): anyone who "
                       "reaches the port can act as a member";
+  auto non_voter = non_voter_warning(cfg);
+  if (!non_voter.empty())
+    log_line{true} << "dtask-node " << cfg.name() << ": WARNING: " << non_voter;
   auto events = std::make_shared<event_sink>(cfg.event_log);
   if (!cfg.event_log.empty() && !events->enabled())
     return caf::make_error(caf::sec::cannot_open_file,
@@ -384,6 +389,8 @@ int node_main(int argc, char** argv, catalog cat,
   auto exposed = tls_config_error(cfg);
   if (exposed.empty())
     exposed = exposure_error(ncfg, tls_enabled(cfg));
+  if (exposed.empty())
+    exposed = identity_error(ncfg);
   if (!exposed.empty()) {
     std::cerr << "dtask-node: broken configuration: " << exposed << std::endl;
     return 2;

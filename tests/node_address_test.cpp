@@ -34,6 +34,41 @@ bool listens_on_every_interface(uint16_t port) {
 
 } // namespace
 
+// `localhost:P` for a node at 127.0.0.1:P would be a second voter that is
+// this node and never answers.
+TEST(node_address, a_seed_that_is_the_node_itself_spelled_otherwise_is_refused) {
+  auto port = std::to_string(free_port());
+  auto other = "\"127.0.0.1:" + std::to_string(free_port()) + "\"";
+  for (auto args : std::vector<std::vector<std::string>>{
+         {"--cluster.seeds=[\"localhost:" + port + "\", " + other + "]"},
+         {"--cluster.seeds=[\"127.0.0.1:" + port + "\", \"localhost:" + port
+          + "\", " + other + "]"},
+         {"--cluster.host=localhost",
+          "--cluster.seeds=[\"127.0.0.1:" + port + "\", " + other + "]"}}) {
+    args.insert(args.begin(), "--cluster.port=" + port);
+    args.insert(args.begin(), DTASK_NODE_BIN);
+    auto res = run(args, 5s);
+    EXPECT_EQ(res.rc, 2) << args.back() << ": " << res.err;
+    EXPECT_NE(res.err.find("cluster.seeds"), std::string::npos) << res.err;
+    EXPECT_NE(res.err.find("is this node itself"), std::string::npos)
+      << res.err;
+  }
+}
+
+TEST(node_address, a_node_outside_its_seeds_warns_that_it_does_not_vote) {
+  // Node 0 is the only seed: 1 and 2 join through it but do not vote.
+  cluster c{3, "", DTASK_NODE_BIN, true};
+  ASSERT_TRUE(c.start_all());
+  EXPECT_EQ(c.log_lines(0, "does not vote"), 0);
+  for (int i : {1, 2}) {
+    EXPECT_EQ(c.log_lines(i, "WARNING: this node's name " + c.name(i)
+                               + " is not among cluster.seeds"),
+              1)
+      << "node " << i;
+    EXPECT_EQ(c.log_lines(i, "does not vote"), 1) << "node " << i;
+  }
+}
+
 TEST(node_address, a_wildcard_host_needs_advertise_and_still_tls) {
   auto port = std::to_string(free_port());
   for (std::string host : {"0.0.0.0", "::"}) {

@@ -218,5 +218,52 @@ TEST(config, a_wildcard_host_without_advertise_is_refused) {
     EXPECT_NE(err.find("set [cluster] advertise=\"HOST:PORT\""),
               std::string::npos)
       << err;
+    dtask::node_config cfg;
+    cfg.host = host;
+    EXPECT_EQ(dtask::identity_error(cfg), err); // For start_node too.
   }
+}
+
+TEST(config, a_node_outside_its_seeds_is_warned_that_it_does_not_vote) {
+  dtask::node_config cfg;
+  EXPECT_EQ(dtask::non_voter_warning(cfg), ""); // No seeds: votes alone.
+  cfg.port = 4104;
+  cfg.seeds = {{"127.0.0.1", 4101}, {"127.0.0.1", 4102}};
+  auto warning = dtask::non_voter_warning(cfg);
+  EXPECT_NE(warning.find("127.0.0.1:4104 is not among cluster.seeds"),
+            std::string::npos)
+    << warning;
+  EXPECT_NE(warning.find("does not vote"), std::string::npos) << warning;
+  cfg.seeds.push_back({"127.0.0.1", 4104});
+  EXPECT_EQ(dtask::non_voter_warning(cfg), "");
+  // With advertise, the name counts, not where the node listens.
+  cfg.advertise = {"node-4.example", 4104};
+  EXPECT_NE(dtask::non_voter_warning(cfg), "");
+  cfg.seeds.back() = cfg.advertise;
+  EXPECT_EQ(dtask::non_voter_warning(cfg), "");
+}
+
+TEST(config, a_seed_that_is_the_node_itself_under_another_name_is_refused) {
+  dtask::node_config cfg;
+  cfg.port = 4101;
+  cfg.seeds = {{"127.0.0.1", 4101}, {"127.0.0.1", 4102}, {"localhost", 4102}};
+  EXPECT_EQ(dtask::identity_error(cfg), "");
+  cfg.seeds.push_back({"localhost", 4101});
+  auto err = dtask::identity_error(cfg);
+  EXPECT_NE(err.find("cluster.seeds: \"localhost:4101\" is this node itself"),
+            std::string::npos)
+    << err;
+  // The node's name spelled as a host name, the seed as its address.
+  cfg.host = "localhost";
+  cfg.seeds = {{"127.0.0.1", 4101}};
+  EXPECT_NE(dtask::identity_error(cfg).find("\"127.0.0.1:4101\""),
+            std::string::npos);
+  // Listening everywhere, the node is each local address on its port.
+  cfg.host = "0.0.0.0";
+  cfg.advertise = {"10.255.255.1", 4101};
+  cfg.seeds = {{"10.255.255.1", 4101}, {"10.255.255.2", 4101}};
+  EXPECT_EQ(dtask::identity_error(cfg), "");
+  cfg.seeds.push_back({"127.0.0.1", 4101});
+  EXPECT_NE(dtask::identity_error(cfg).find("\"127.0.0.1:4101\""),
+            std::string::npos);
 }

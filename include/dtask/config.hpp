@@ -174,6 +174,22 @@ inline std::string wildcard_error(const node_config& cfg) {
            "as its peers reach it";
 }
 
+/// A warning for a node whose name is not among its `seeds`: it joins
+/// through them but is no voting member (it never runs the orchestrator and
+/// counts toward no quorum). Empty if it is one, or without seeds.
+inline std::string non_voter_warning(const node_config& cfg) {
+  auto name = cfg.name();
+  if (cfg.seeds.empty())
+    return {};
+  for (auto& seed : cfg.seeds)
+    if (seed.to_string() == name)
+      return {};
+  return "this node's name " + name
+         + " is not among cluster.seeds: it joins through them but does not "
+           "vote (it never runs the orchestrator and counts toward no "
+           "quorum); list it, the same on every node, if it should";
+}
+
 namespace detail {
 
 inline std::string key_error(const std::string& key, const std::string& what) {

@@ -53,6 +53,13 @@ caf::io::middleman_actor network_of(caf::actor_system& sys);
 /// address, without TLS and without `insecure`. Empty if it may.
 std::string exposure_error(const node_config& cfg, bool tls);
 
+/// Why a node cannot be the member its configuration names: it listens on
+/// every interface without `advertise`, or a seed is this node itself under
+/// another name (`localhost:4101` for 127.0.0.1:4101, a host name that
+/// resolves to its address): it would count twice among the voters. Empty
+/// if neither. Resolves the host names of seeds with this node's port.
+std::string identity_error(const node_config& cfg);
+
 /// A running node.
 struct node_handle {
   std::string name;
@@ -79,7 +86,8 @@ std::string read_node_config(std::vector<std::string>& args,
 using type_adder = std::function<void(caf::actor_system_config&)>;
 
 /// A complete `main`: reads the configuration, starts the node, prints
-/// `dtask-node HOST:PORT up` and runs until SIGINT or SIGTERM.
+/// `dtask-node NAME up` (NAME: `advertise`, else `host:port`) and runs until
+/// SIGINT or SIGTERM.
 /// `add_types`, if set, adds the program's own message types (every node
 /// of the cluster and every client that reads such a result must add them:
 /// a type unknown to one side arrives as an empty message).
