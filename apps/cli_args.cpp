@@ -206,7 +206,7 @@ void add_queries(CLI::App& app, invocation& out, raw_values& raw) {
     ->required()
     ->type_name("");
   status->footer(std::string{"Prints {\"name\",\"state\",\"node\",...} with "
-                             "the state running, done,\nfailed or lost and "
+                             "the state running, done,\nfailed, lost or cancelled and "
                              "the result or reason, or {\"error\":...}.\n"}
                  + command_footer + dash_footer);
   auto* stop = app.add_subcommand("stop", "stop a running task");
@@ -214,11 +214,9 @@ void add_queries(CLI::App& app, invocation& out, raw_values& raw) {
     ->required()
     ->type_name("");
   stop->footer(std::string{"Prints the task's final status once its worker "
-                           "is gone: state cancelled
-(exit 0), or the "
+                           "is gone: state cancelled\n(exit 0), or the "
                            "status of a task that had ended otherwise (exit "
-                           "1),
-or {\"error\":...}.\n"}
+                           "1),\nor {\"error\":...}.\n"}
                + command_footer + dash_footer);
   auto* list = app.add_subcommand("list", "tasks, sorted by name, a page at "
                                           "a time");
