@@ -24,6 +24,10 @@ enum class mutation : uint8_t {
   /// The mirror stores a batch under one key (the C++17 evaluation-order
   /// bug: the name is moved out of the key before the assignment).
   mirror_collapse,
+  /// An orchestrator whose majority lapsed serves on when it comes back,
+  /// without the waits of a takeover (a newer one may have held a majority
+  /// meanwhile, with the help of a voter that restarted and forgot it).
+  regain_without_takeover,
 };
 
 /// The active mutation; `none` in every real process.

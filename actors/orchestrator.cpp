@@ -95,6 +95,20 @@
 //     orchestrator held a majority, or started a name, before the request
 //     arrived. Without a majority within L the answer is `unknown`, as it
 //     is while (d) cannot account for every node (`unaccounted`).
+// (g) A majority that lapses and comes back. Voters keep no disk: one that
+//     restarts forgot which orchestrator it followed, and may answer an
+//     older one that it had left for a newer one. So an orchestrator whose
+//     majority lapsed (no majority answered within L) may have been
+//     replaced meanwhile by a newer one with leases of its own, and when
+//     its majority comes back at T it is a takeover in (d): it syncs every
+//     member again (a registry that follows the newer one refuses) and
+//     waits as (d) says. (d) holds for it: each voter of its new majority
+//     answered it after T' <= T, and stopped answering the newer one
+//     before (it switched, or its earlier life died), so the newer one's
+//     majority ends by T + L and its leases by T + 2L. Without this, an
+//     orchestrator left for a newer one regained a majority through a
+//     restarted voter and started a name the newer one ran (seed
+//     1453915445; `--mutate=regain-without-takeover`).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -283,15 +297,21 @@ bool outcomes_open(orchestrator_ptr self) {
   return self->state.quorum.outcomes_open(node_time(self));
 }
 
+void sync_again(orchestrator_ptr self);
+
 /// Records that voter `node` followed this orchestrator at `sent`.
 void quorum_ack(orchestrator_ptr self, const std::string& node,
                 clock_type::time_point sent) {
   auto& st = self->state;
   if (!st.ctx->is_voter(node) || st.members.count(node) == 0)
     return;
-  if (st.quorum.ack(node, sent, node_time(self)))
-    log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
-               << st.epoch << " holds a majority";
+  auto lapsed = static_cast<bool>(st.quorum.first());
+  if (!st.quorum.ack(node, sent, node_time(self)))
+    return;
+  log_line{} << "dtask-orchestrator " << st.ctx->name << ": epoch "
+             << st.epoch << " holds a majority" << (lapsed ? " again" : "");
+  if (lapsed)
+    sync_again(self);
 }
 
 void settle_reads(orchestrator_ptr self);
@@ -1253,6 +1273,27 @@ void start_syncing(orchestrator_ptr self, const std::vector<member>& members) {
         self->state.syncing.erase(mirror_key);
         go_live(self);
       });
+}
+
+/// The majority came back after it lapsed: a newer orchestrator may have
+/// held one meanwhile (the timing argument, (g)), so this one starts over
+/// as a takeover at T = now: it syncs every member again, learns the
+/// mirrored member lists again, and goes live once all answered.
+void sync_again(orchestrator_ptr self) {
+  auto& st = self->state;
+  st.live = false;
+  st.synced.clear();
+  st.cover = coverage{};
+  st.cover_required.clear();
+  st.cover_promises.clear();
+  st.have_mirrored_lists = false;
+  std::vector<member> members;
+  for (auto& kvp : st.members) {
+    st.syncing.insert(kvp.first);
+    members.push_back(kvp.second);
+  }
+  self->set_default_handler(caf::skip);
+  start_syncing(self, members);
 }
 
 orchestrator_internal_api::behavior_type

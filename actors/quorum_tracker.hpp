@@ -6,7 +6,10 @@
 //
 //   ack(voter, sent, now): voter answered the ping sent at `sent`; the
 //       majority holds until the k-th latest answered send time + L (k a
-//       strict majority of the voters); T (`first`) is when it first held.
+//       strict majority of the voters); T (`first`) is when it first held,
+//       or when it held again after it had lapsed: a newer orchestrator
+//       may have held one meanwhile, so from then on this one is a
+//       takeover ((d)) with that T.
 //   outcomes_open(now): a majority, and for a takeover only from T + L + M
 //       (the previous orchestrator surely stopped recording outcomes).
 //   fence_time(r): the earliest moment the tasks of a node dropped at r are
@@ -41,9 +44,11 @@ public:
     // nop
   }
 
-  /// Returns true if the majority was first reached with this answer.
+  /// Returns true if the majority was reached with this answer, for the
+  /// first time or again after a lapse.
   bool ack(const std::string& voter, clock_type::time_point sent,
            clock_type::time_point now) {
+    auto held = holds(now);
     auto& t = acks_[voter];
     t = std::max(t, sent);
     if (acks_.size() < quorum_ || quorum_ == 0)
@@ -53,8 +58,13 @@ public:
       times.push_back(kvp.second);
     std::sort(times.begin(), times.end(), std::greater<>{});
     until_ = std::max(until_, times[quorum_ - 1] + lease_duration);
-    if (first_ || !holds(now))
+    if (held || !holds(now))
       return false;
+    if (first_) {
+      if (mutated(mutation::regain_without_takeover))
+        return false;
+      takeover_ = true;
+    }
     first_ = now;
     return true;
   }

@@ -48,6 +48,19 @@ TEST(quorum_tracker, first_is_when_the_majority_first_held) {
   EXPECT_EQ(*q.first(), at(120));
 }
 
+TEST(quorum_tracker, a_majority_back_after_a_lapse_is_a_takeover_from_then) {
+  dtask::quorum_tracker q{1, false};
+  EXPECT_TRUE(q.ack("a", at(100), at(100)));
+  EXPECT_FALSE(q.takeover());
+  auto back = at(100) + lease_duration + milliseconds(500);
+  EXPECT_FALSE(q.holds(back));
+  EXPECT_TRUE(q.ack("a", back, back)); // Held again: reported.
+  EXPECT_TRUE(q.takeover());
+  EXPECT_EQ(*q.first(), back);
+  EXPECT_EQ(q.leases_end(), back + 2 * lease_duration + lease_margin);
+  EXPECT_FALSE(q.outcomes_open(back + lease_duration));
+}
+
 TEST(quorum_tracker, an_answer_older_than_the_voters_last_counts_for_nothing) {
   dtask::quorum_tracker q{1, false};
   q.ack("a", at(500), at(510));

@@ -44,6 +44,9 @@ const std::vector<mutation_name>& mutation_names() {
      "a registry runs spawn orders of an orchestrator older than its own"},
     {"mirror-collapse", mutation::mirror_collapse,
      "the mirror stores a batch of entries under one key"},
+    {"regain-without-takeover", mutation::regain_without_takeover,
+     "an orchestrator whose majority lapsed serves on without a takeover's "
+     "waits once it is back"},
   };
   return names;
 }
