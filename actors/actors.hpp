@@ -30,6 +30,8 @@
 
 namespace dtask {
 
+class node_metrics;
+
 /// One line of a node's log. The whole line is written at once when the
 /// object dies (end of the statement), under a lock: lines from different
 /// threads never interleave, so operators and tests can read them.
@@ -153,6 +155,9 @@ struct node_context {
   /// A random number of this process (seeded in the simulation): the keys of
   /// its orchestrators' orders derive from it.
   uint64_t secret = 0;
+  /// The node's metrics (metrics.hpp); null in the simulation and the unit
+  /// tests, and every count through it is then a no-op.
+  std::shared_ptr<node_metrics> metrics;
 
   /// Now, on this node's clock.
   clock_type::time_point now(const caf::actor_clock& clock) const noexcept {

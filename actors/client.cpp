@@ -84,6 +84,19 @@ struct pending_request {
   caf::error last_refusal;
   /// For starts: the token, whose callback route is dropped on failure.
   uint64_t token = 0;
+  /// For watches: the subscriber, whose watch is dropped on failure.
+  caf::actor_addr watcher;
+};
+
+/// Most watches (`(watch, subscriber, name)`) one client keeps.
+constexpr size_t max_watches = 64;
+
+/// An actor subscribed to the orchestrator's events through this client:
+/// subscribed again at each orchestrator the client moves to (events in
+/// between are missed).
+struct watch_entry {
+  caf::actor subscriber;
+  std::string name;
 };
 
 struct client_state {
@@ -114,6 +127,7 @@ struct client_state {
   users_flag users;
   /// `members` requests waiting for the gateway's answer.
   size_t members_asked = 0;
+  std::vector<watch_entry> watches;
 
   static const char* name;
 };
@@ -134,8 +148,31 @@ void quit_if_done(client_ptr self) {
   if (users == users_state::stopped)
     self->quit(caf::exit_reason::user_shutdown);
   else if (users == users_state::gone && st.pending.empty()
-           && st.callbacks.empty() && st.members_asked == 0)
+           && st.callbacks.empty() && st.members_asked == 0
+           && st.watches.empty())
     self->quit();
+}
+
+/// Forgets the watch of `subscriber`, if any.
+void drop_watch(client_ptr self, const caf::actor_addr& subscriber) {
+  auto& ws = self->state.watches;
+  auto i = std::find_if(ws.begin(), ws.end(), [&](const watch_entry& w) {
+    return w.subscriber.address() == subscriber;
+  });
+  if (i == ws.end())
+    return;
+  self->demonitor(subscriber);
+  ws.erase(i);
+}
+
+/// Subscribes every watch at the orchestrator the client uses now. A watch
+/// that fails here is subscribed again at the next orchestrator.
+void resubscribe(client_ptr self) {
+  auto& st = self->state;
+  for (auto& w : st.watches)
+    self->request(st.orchestrator.handle, attempt_timeout, watch_atom::value,
+                  w.subscriber, w.name)
+      .then([](uint64_t) {}, [](caf::error&) {});
 }
 
 void drop_route(client_ptr self, uint64_t token) {
@@ -191,6 +228,12 @@ front_api::behavior_type client_front(front_api::pointer self,
     },
     [=](list_atom a) { return self->delegate(client, a); },
     [=](nodes_atom a) { return self->delegate(client, a); },
+    [=](watch_atom a, caf::actor& sub, std::string& name) {
+      return self->delegate(client, a, std::move(sub), std::move(name));
+    },
+    [=](events_atom a, event_query& q) {
+      return self->delegate(client, a, std::move(q));
+    },
     [=](members_atom a) { return self->delegate(client, a); },
   };
 }
@@ -220,6 +263,7 @@ void adopt(client_ptr self, orchestrator_ref ref) {
     self->demonitor(st.orchestrator.handle.address());
   st.orchestrator = std::move(ref);
   self->monitor(st.orchestrator.handle);
+  resubscribe(self);
 }
 
 /// Connects to every member in `nodes` (a no-op for members connected
@@ -279,6 +323,7 @@ void retry(client_ptr self) {
   for (auto i = st.pending.begin(); i != st.pending.end();) {
     if (i->second.sent_epoch == 0 && i->second.deadline <= now) {
       drop_route(self, i->second.token);
+      drop_watch(self, i->second.watcher);
       if (i->second.last_refusal)
         i->second.promise.deliver(i->second.last_refusal);
       else if (st.last_refusal)
@@ -292,7 +337,7 @@ void retry(client_ptr self) {
       ++i;
     }
   }
-  if (st.pending.empty()) {
+  if (st.pending.empty() && st.watches.empty()) {
     quit_if_done(self);
     return;
   }
@@ -445,6 +490,7 @@ caf::result<Reply> submit(client_ptr self, Ts... xs) {
             return;
           if (!retryable(err) || clock_type::now() >= i->second.deadline) {
             drop_route(self, i->second.token);
+            drop_watch(self, i->second.watcher);
             i->second.promise.deliver(std::move(err));
             st.pending.erase(i);
             quit_if_done(self);
@@ -485,6 +531,34 @@ void forward_callback(client_ptr self, task_status status) {
   self->anon_send(i->second, std::move(status));
   drop_route(self, token);
   quit_if_done(self);
+}
+
+/// `(watch, subscriber, name)`: subscribed now, and again at each new
+/// orchestrator, until the subscriber ends.
+caf::result<uint64_t> add_watch(client_ptr self, caf::actor& sub,
+                                std::string& name) {
+  auto& st = self->state;
+  if (!sub)
+    return make_error(errc::not_allowed,
+                      std::string{"watch without a subscriber"});
+  auto i = std::find_if(st.watches.begin(), st.watches.end(),
+                        [&](const watch_entry& w) { return w.subscriber == sub; });
+  if (i != st.watches.end()) {
+    i->name = name;
+  } else if (st.watches.size() >= max_watches) {
+    return make_error(errc::too_many, uint64_t{st.watches.size()},
+                      uint64_t{max_watches});
+  } else {
+    self->monitor(sub);
+    st.watches.push_back(watch_entry{sub, name});
+  }
+  auto addr = sub.address();
+  auto rp = submit<uint64_t>(self, watch_atom::value, std::move(sub),
+                             std::move(name));
+  auto p = st.pending.find(st.next_id);
+  if (p != st.pending.end())
+    p->second.watcher = addr;
+  return rp;
 }
 
 /// The gateway's own view of the members; not retried.
@@ -533,6 +607,7 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
       orchestrator_lost(self, st.orchestrator.epoch);
     }
     drop_routes_to(self, dm.source);
+    drop_watch(self, dm.source);
     quit_if_done(self);
   });
   return {
@@ -568,6 +643,12 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
     },
     [=](list_atom a) { return submit<std::vector<task_status>>(self, a); },
     [=](nodes_atom a) { return submit<std::vector<node_info>>(self, a); },
+    [=](watch_atom, caf::actor& sub, std::string& name) {
+      return add_watch(self, sub, name);
+    },
+    [=](events_atom a, event_query& q) {
+      return submit<std::vector<task_event>>(self, a, std::move(q));
+    },
     [=](members_atom) { return ask_members(self); },
     [=](tick_atom) {
       self->state.tick_scheduled = false;
@@ -682,6 +763,18 @@ caf::expected<list_page> client::list(const list_query& query) {
 caf::expected<std::vector<node_info>> client::members() {
   return blocking_request<std::vector<node_info>>(
     *sys_, caf::actor_cast<front_api>(actor_), timeout_, members_atom::value);
+}
+
+caf::expected<uint64_t> client::watch(const caf::actor& subscriber,
+                                      const std::string& name) {
+  return blocking_request<uint64_t>(*sys_, actor_, timeout_, watch_atom::value,
+                                    subscriber, name);
+}
+
+caf::expected<std::vector<task_event>>
+client::events(const event_query& query) {
+  return blocking_request<std::vector<task_event>>(*sys_, actor_, timeout_,
+                                                   events_atom::value, query);
 }
 
 caf::expected<std::vector<node_info>> client::nodes() {

@@ -125,6 +125,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<mirror_confirmation>("dtask.mirror_confirmation");
   cfg.add_message_type<mirror_update>("dtask.mirror_update");
   cfg.add_message_type<mirror_target>("dtask.mirror_target");
+  cfg.add_message_type<event_kind>("dtask.event_kind");
+  cfg.add_message_type<task_event>("dtask.task_event");
+  cfg.add_message_type<std::vector<task_event>>("dtask.task_event_list");
+  cfg.add_message_type<event_query>("dtask.event_query");
 }
 
 void configure(caf::actor_system_config& cfg) {
@@ -277,7 +281,8 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
                            "cluster.event-log: cannot open " + cfg.event_log);
   auto ctx = std::make_shared<node_context>(
     node_context{cfg, cfg.name(), std::move(cat), cfg.voters(),
-                 std::move(events), node_clock{}, connector_api{}});
+                 std::move(events), node_clock{}, connector_api{}, 0,
+                 nullptr});
   ctx->connector = network_of(sys);
   ctx->secret = process_secret();
   auto registry = spawn_registry(sys, ctx);

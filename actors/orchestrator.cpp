@@ -127,6 +127,8 @@
 #include <caf/all.hpp>
 
 #include "actors.hpp"
+#include "event_feed.hpp"
+#include "metrics.hpp"
 #include "mutations.hpp"
 #include "node_actor.hpp"
 #include "pending_reads.hpp"
@@ -160,6 +162,10 @@ struct stop_waiter {
 /// How long a `stop` waits for its task's outcome before it answers with
 /// the status as it is then (the outcome may wait for a failover's window).
 constexpr auto stop_wait = std::chrono::seconds(10);
+
+/// Most starts whose placement time is remembered at once, for the start
+/// latency metric (a start's entry goes once it runs, fails or is lost).
+constexpr size_t max_placed_starts = 100000;
 
 /// A caller waiting for the registry to confirm a start.
 struct waiter {
@@ -258,6 +264,12 @@ struct orchestrator_state {
   /// in `task_record`: most tasks report none, and memory per running task
   /// counts); dropped when the task's outcome is recorded.
   std::unordered_map<std::string, task_progress> progress;
+  /// Lifecycle events: the latest kept, and the actors subscribed.
+  event_feed<caf::actor> events;
+  /// Name -> the epoch and time of its placement, until the registry
+  /// confirms it (the start latency metric; only with metrics).
+  std::unordered_map<std::string, std::pair<uint64_t, clock_type::time_point>>
+    placed;
 
   static const char* name;
 };
@@ -286,6 +298,83 @@ orchestrator_ref self_ref(orchestrator_ptr self) {
   auto& st = self->state;
   return {caf::actor_cast<orchestrator_internal_api>(self), st.ctx->name,
           st.epoch};
+}
+
+node_metrics* metrics_of(orchestrator_ptr self) {
+  return self->state.ctx->metrics.get();
+}
+
+/// Records a lifecycle event and sends it to its subscribers. Its time is
+/// the wall clock's, for people reading it; nothing decides by it.
+void publish(orchestrator_ptr self, event_kind kind, task_status status) {
+  auto& feed = self->state.events;
+  if (kind == event_kind::progress && feed.subscribers() == 0)
+    return; // Progress is not kept: nobody would see it.
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now);
+  auto& ev = feed.record(task_event{0, kind, ms.count(), std::move(status)});
+  feed.for_each_subscriber(ev, [&](const caf::actor& sub) {
+    self->anon_send(sub, ev); // To any actor: see deliver_callback.
+  });
+}
+
+/// A start was placed: counted, and its time kept for the start latency.
+void note_placed(orchestrator_ptr self, const std::string& name,
+                 uint64_t epoch) {
+  auto& st = self->state;
+  count_start_accepted(metrics_of(self));
+  if (metrics_of(self) != nullptr && st.placed.size() < max_placed_starts)
+    st.placed[name] = {epoch, node_time(self)};
+}
+
+/// A start was refused with `err`.
+void note_refused(orchestrator_ptr self, const caf::error& err) {
+  count_start_refused(metrics_of(self), code_name(err));
+}
+
+/// `res`, the answer to a start, counted if it is a refusal.
+caf::result<task_ref> counted(orchestrator_ptr self,
+                              caf::result<task_ref> res) {
+  if (res.flag == caf::rt_error)
+    note_refused(self, res.err);
+  return res;
+}
+
+/// The registry reported that `rec`, placed by this orchestrator and not
+/// confirmed before, runs (or ran: a task can end before its first report):
+/// its `started` event, and the end of its start latency.
+void note_started(orchestrator_ptr self, const task_record& rec) {
+  auto& st = self->state;
+  auto p = st.placed.find(rec.name);
+  if (p != st.placed.end() && p->second.first == rec.epoch) {
+    observe_start_latency(metrics_of(self), node_time(self) - p->second.second);
+    st.placed.erase(p);
+  }
+  auto status = rec.status();
+  status.state = task_state::running;
+  publish(self, event_kind::started, std::move(status));
+}
+
+/// Edge (2): the registry confirmed that incarnation `epoch` of `name`
+/// runs; the first confirmation is noted (`note_started`).
+task_record* confirm_start(orchestrator_ptr self, const std::string& name,
+                           uint64_t epoch, caf::actor worker) {
+  auto before = self->state.table.find_running(name, epoch);
+  auto fresh = before != nullptr && !before->confirmed;
+  auto rec = self->state.table.confirm(name, epoch, std::move(worker));
+  if (fresh && rec != nullptr)
+    note_started(self, *rec);
+  return rec;
+}
+
+/// The event of an outcome (`done`, `failed`, `lost`, `cancelled`).
+event_kind outcome_event(task_state state) {
+  switch (state) {
+    case task_state::done: return event_kind::done;
+    case task_state::failed: return event_kind::failed;
+    case task_state::cancelled: return event_kind::cancelled;
+    default: return event_kind::lost;
+  }
 }
 
 bool has_quorum(orchestrator_ptr self) {
@@ -385,8 +474,12 @@ void answer_stops(orchestrator_ptr self, const task_record& rec) {
 
 void deliver_callback(orchestrator_ptr self, task_record& rec) {
   self->state.progress.erase(rec.name);
+  self->state.placed.erase(rec.name);
   answer_stops(self, rec);
+  count_outcome(metrics_of(self), rec.state);
+  publish(self, outcome_event(rec.state), rec.status());
   if (rec.callback) {
+    count_callback(metrics_of(self));
     // A callback is any actor: CAF lets a typed actor reach a dynamically
     // typed one only with `anon_send`, which in 0.17 still names `self` as
     // the sender (the same path as `send`).
@@ -426,6 +519,8 @@ caf::typed_response_promise<task_ref>
 answer_with_worker(orchestrator_ptr self, const task_record& rec,
                    bool same_attempt) {
   auto rp = self->make_response_promise<task_ref>();
+  if (!same_attempt)
+    note_refused(self, already_running(rec));
   with_worker(self, rec, [rp, same_attempt](const task_record& r) mutable {
     if (same_attempt)
       rp.deliver(make_ref(r));
@@ -448,10 +543,15 @@ void settle(orchestrator_ptr self, const std::string& name, uint64_t epoch,
   st.pending.erase(i);
   if (err || rec == nullptr) {
     auto e = err ? err : make_error(errc::node_down, name, std::string{});
-    for (auto& w : waiters)
+    for (auto& w : waiters) {
+      note_refused(self, e);
       w.promise.deliver(e);
+    }
     return;
   }
+  for (auto& w : waiters)
+    if (w.token == 0 || w.token != rec->token)
+      note_refused(self, already_running(*rec));
   with_worker(self, *rec, [waiters](const task_record& r) mutable {
     for (auto& w : waiters) {
       if (w.token != 0 && w.token == r.token)
@@ -485,7 +585,7 @@ void merge_running(orchestrator_ptr self, const registry_api& registry,
   auto same = rec != nullptr && rec->epoch == epoch;
   if (same && rec->running()) {
     if (!rec->confirmed) {
-      auto confirmed = st.table.confirm(name, epoch, e.worker);
+      auto confirmed = confirm_start(self, name, epoch, e.worker);
       settle(self, name, epoch, confirmed, caf::error{});
     }
     vouch(self, e, rec);
@@ -528,6 +628,7 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
     if (!st.table.ended_here(name, epoch) && e.order.callback && !restarted) {
       e.status.epoch = epoch;
       e.status.token = e.order.token;
+      count_callback(metrics_of(self));
       self->anon_send(e.order.callback, e.status); // See deliver_callback.
     }
     return true;
@@ -538,6 +639,8 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
   if (!same) // Unknown here (a failover, or forgotten): record it.
     st.table.begin(name, e.status.node, epoch, e.order.token, e.order.callback)
       .attempt = e.order.attempt;
+  else if (rec->running() && !rec->confirmed)
+    note_started(self, *rec); // It ended before its first report.
   auto ended = st.table.finish(name, epoch, e.status.state,
                                std::move(e.status.result),
                                std::move(e.status.reason), now);
@@ -824,6 +927,7 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
   // The registry answers the caller; its report confirms the worker here.
   // If its node dies first, the caller's attempt times out and its retry
   // (same token) finds the name lost and starts it anew.
+  note_placed(self, opts.name, epoch);
   return self->delegate(target.registry, spawn_atom::value,
                         spawn_order{opts.name, std::move(type),
                                     std::move(args), std::move(opts.callback),
@@ -879,6 +983,8 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
     auto rec = st.table.restart(t.first, t.second, target_node, epoch);
     if (rec == nullptr)
       continue;
+    count_restart(metrics_of(self));
+    publish(self, event_kind::restarted, rec->status());
     settle(self, t.first, t.second, nullptr,
            make_error(errc::node_down, t.first, node));
     log_line{} << "dtask-orchestrator " << st.ctx->name << ": restarting "
@@ -893,9 +999,7 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
     self->request(target->second.registry, sync_timeout, spawn_atom::value,
                   std::move(order))
       .then(
-        [=](task_ref& ref) {
-          self->state.table.confirm(name, epoch, ref.worker);
-        },
+        [=](task_ref& ref) { confirm_start(self, name, epoch, ref.worker); },
         [](caf::error&) {
           // The registry refused (it also sent `refused`, handled there), or
           // its node is gone too (then that node's fence decides).
@@ -1021,8 +1125,11 @@ void progress_reported(orchestrator_ptr self,
   auto now = node_time(self);
   for (auto& p : batch) {
     auto rec = st.table.find(p.name, now);
-    if (rec != nullptr && rec->running() && rec->epoch == p.epoch)
-      st.progress[p.name] = std::move(p);
+    if (rec == nullptr || !rec->running() || rec->epoch != p.epoch)
+      continue;
+    st.progress[p.name] = std::move(p);
+    if (st.events.subscribers() > 0)
+      publish(self, event_kind::progress, status_with_progress(self, *rec));
   }
 }
 
@@ -1184,6 +1291,37 @@ std::vector<node_info> list_nodes(orchestrator_ptr self) {
   return result;
 }
 
+/// `(watch, subscriber, name)`: events of `name` (all if empty) go to
+/// `subscriber` from now on, until it ends.
+caf::result<uint64_t> subscribe(orchestrator_ptr self, caf::actor& sub,
+                                std::string& name) {
+  auto& feed = self->state.events;
+  if (!sub)
+    return make_error(errc::not_allowed, std::string{"watch without a "
+                                                     "subscriber"});
+  auto why = name.empty() ? std::string{} : check_name(name);
+  if (!why.empty())
+    return make_error(errc::invalid_name, cut(name), why);
+  switch (feed.subscribe(sub, std::move(name))) {
+    case event_feed<caf::actor>::subscription::full:
+      return make_error(errc::too_many, uint64_t{feed.subscribers()},
+                        uint64_t{max_event_subscribers});
+    case event_feed<caf::actor>::subscription::added:
+      self->monitor(sub);
+      break;
+    default:
+      break;
+  }
+  set_watchers(metrics_of(self), feed.subscribers());
+  return feed.last_seq();
+}
+
+/// A subscriber ended (its process too, perhaps): it gets no more events.
+void subscriber_down(orchestrator_ptr self, const caf::down_msg& dm) {
+  if (self->state.events.unsubscribe(dm.source))
+    set_watchers(metrics_of(self), self->state.events.subscribers());
+}
+
 /// A registry refused a spawn order (its catalog lacks the type, or this
 /// orchestrator is outdated); the caller got the error already.
 void order_refused(orchestrator_ptr self, const refused_order& x) {
@@ -1204,6 +1342,7 @@ void order_refused(orchestrator_ptr self, const refused_order& x) {
     return;
   }
   st.table.abort(x.name, x.epoch);
+  st.placed.erase(x.name);
   settle(self, x.name, x.epoch, nullptr, x.reason);
 }
 
@@ -1324,13 +1463,14 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   // mailbox; leases are granted meanwhile (workers must not stop because of
   // a failover).
   self->set_default_handler(caf::skip);
+  self->set_down_handler([=](caf::down_msg& dm) { subscriber_down(self, dm); });
   auto live = [self] { return self->state.live; };
   return {
     [=](start_atom, std::string& type, caf::message& args,
         start_options& opts) -> caf::result<task_ref> {
       if (!live())
         return caf::skip;
-      return start(self, type, args, opts);
+      return counted(self, start(self, type, args, opts));
     },
     [=](stop_atom, const std::string& name) -> caf::result<task_status> {
       return stop_task(self, name);
@@ -1354,6 +1494,12 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
       if (!live())
         return caf::skip;
       return list_nodes(self);
+    },
+    [=](watch_atom, caf::actor& sub, std::string& name) {
+      return subscribe(self, sub, name);
+    },
+    [=](events_atom, const event_query& q) {
+      return self->state.events.latest(q);
     },
     [=](refused_atom, const refused_order& x) -> caf::result<void> {
       if (!from_member_registry(self))

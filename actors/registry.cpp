@@ -57,6 +57,7 @@
 #include "lease_gate.hpp"
 #include "dtask/election.hpp"
 #include "local_entry.hpp"
+#include "metrics.hpp"
 #include "mirror_origin.hpp"
 #include "mirror_store.hpp"
 #include "mutations.hpp"
@@ -84,6 +85,8 @@ struct registry_state {
   lease_gate lease;
   /// Counts lease ticks; every 10th re-sends unacknowledged outcomes.
   uint64_t ticks = 0;
+  /// The lease was valid when last checked (its loss is counted once).
+  bool lease_held = false;
   /// Set while the node leaves (SIGTERM): answered once every task ended
   /// and its outcome was acknowledged.
   caf::optional<caf::typed_response_promise<bool>> leave_promise;
@@ -396,8 +399,13 @@ bool lease_valid(registry_ptr self) {
 /// lease surely ended, and may run the names elsewhere.
 void check_lease(registry_ptr self) {
   auto& st = self->state;
-  if (lease_valid(self))
+  if (lease_valid(self)) {
+    st.lease_held = true;
     return;
+  }
+  if (st.lease_held)
+    count_lease_lost(st.ctx->metrics.get());
+  st.lease_held = false;
   // The workers ran no task code past the lease (they check it themselves),
   // and none runs any again, even under a lease renewed before its exit.
   st.lease.cut();
@@ -467,6 +475,7 @@ void launch_waiting(registry_ptr self,
   check_lease(self);
   if (!mirrored || mirror_blocked(self)) {
     auto err = make_error(errc::node_down, key.name, st.ctx->name);
+    count_start_refused(st.ctx->metrics.get(), code_name(err));
     if (st.book.drop_ordered(key)) {
       if (st.orchestrator.handle)
         self->send(st.orchestrator.handle, refused_atom::value,
@@ -536,6 +545,7 @@ void spawn(registry_ptr self, spawn_order& order,
   auto& st = self->state;
   check_lease(self);
   auto refuse = [&](caf::error err) {
+    count_start_refused(st.ctx->metrics.get(), code_name(err));
     if (st.orchestrator.handle)
       self->send(st.orchestrator.handle, refused_atom::value,
                  refused_order{order.name, order.epoch, err});
@@ -779,6 +789,7 @@ void resend_outcomes(registry_ptr self) {
 void tick(registry_ptr self) {
   auto& st = self->state;
   check_lease(self);
+  set_running_tasks(st.ctx->metrics.get(), st.book.running());
   drain_lease_waiters(self);
   if (!st.outcomes_to_mirror.empty())
     schedule_flush(self);

@@ -34,6 +34,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors.hpp"
+#include "metrics.hpp"
 #include "node_actor.hpp"
 #include "dtask/election.hpp"
 #include "dtask/errors.hpp"
@@ -68,6 +69,8 @@ struct supervisor_state {
   uint64_t refused_joins = 0;
   /// The orchestrator this node follows.
   orchestrator_ref orchestrator;
+  /// How many orchestrators this node followed (the failover metric).
+  uint64_t adopted = 0;
   /// The orchestrator this node runs, if any.
   orchestrator_internal_api local_orchestrator;
   /// A copy of `local_orchestrator` for the exit functor.
@@ -112,6 +115,10 @@ caf::error why_no_orchestrator(supervisor_ptr self) {
                     "the cluster is electing an orchestrator");
 }
 
+node_metrics* metrics_of(supervisor_ptr self) {
+  return self->state.ctx->metrics.get();
+}
+
 /// Public requests sent to a node: handed to the orchestrator.
 template <class Reply, class... Ts>
 caf::result<Reply> forward_or_fail(supervisor_ptr self, Ts&&... xs) {
@@ -121,10 +128,25 @@ caf::result<Reply> forward_or_fail(supervisor_ptr self, Ts&&... xs) {
                         std::forward<Ts>(xs)...);
 }
 
+/// A start sent to this node: handed to the orchestrator, or refused (and
+/// counted) without one.
+caf::result<task_ref> forward_start(supervisor_ptr self, std::string& type,
+                                    caf::message& args, start_options& opts) {
+  if (auto err = why_no_orchestrator(self)) {
+    count_start_refused(metrics_of(self), code_name(err));
+    return err;
+  }
+  return self->delegate(self->state.orchestrator.handle, start_atom::value,
+                        std::move(type), std::move(args), std::move(opts));
+}
+
 // -- the orchestrator -------------------------------------------------------
 
 void update_mirror(supervisor_ptr self) {
   auto& st = self->state;
+  set_orchestrator_here(metrics_of(self), static_cast<bool>(st.local_orchestrator));
+  if (!st.local_orchestrator)
+    set_watchers(metrics_of(self), 0);
   if (st.orchestrator_slot)
     *st.orchestrator_slot = st.local_orchestrator;
   registry_api target;
@@ -140,6 +162,7 @@ void update_mirror(supervisor_ptr self) {
 
 void push_members(supervisor_ptr self) {
   auto& st = self->state;
+  set_members_up(metrics_of(self), st.members.peers().size() + 1);
   // The registry checks syncs against them.
   self->send(st.members.self().registry, peers_atom::value,
              st.members.all_members());
@@ -215,6 +238,8 @@ void adopt(supervisor_ptr self, orchestrator_ref ref) {
   if (st.local_orchestrator && st.local_orchestrator != ref.handle)
     stop_local_orchestrator(self);
   st.epochs.note(ref.epoch);
+  if (st.adopted++ > 0)
+    count_failover(metrics_of(self));
   st.orchestrator = std::move(ref);
   self->monitor(st.orchestrator.handle);
   log_line{} << "dtask-node " << own_name(self) << ": orchestrator "
@@ -278,6 +303,7 @@ void start_orchestrator(supervisor_ptr self) {
                           voter_index(st.ctx->voters, own_name(self)));
   st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
                                              st.members.all_members());
+  count_election(metrics_of(self));
   adopt(self, orchestrator_ref{st.local_orchestrator, own_name(self), epoch});
   push_members(self);
 }
@@ -623,10 +649,9 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
   init_state(self, std::move(ctx), std::move(registry));
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
-    [=](start_atom a, std::string& type, caf::message& args,
+    [=](start_atom, std::string& type, caf::message& args,
         start_options& opts) {
-      return forward_or_fail<task_ref>(self, a, std::move(type),
-                                       std::move(args), std::move(opts));
+      return forward_start(self, type, args, opts);
     },
     [=](status_atom a, std::string& name) {
       return forward_or_fail<task_status>(self, a, std::move(name));
@@ -642,6 +667,12 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
     },
     [=](nodes_atom a) {
       return forward_or_fail<std::vector<node_info>>(self, a);
+    },
+    [=](watch_atom a, const caf::actor& sub, const std::string& name) {
+      return forward_or_fail<uint64_t>(self, a, sub, name);
+    },
+    [=](events_atom a, event_query& q) {
+      return forward_or_fail<std::vector<task_event>>(self, a, std::move(q));
     },
     [=](whereis_atom) -> caf::result<orchestrator_ref> {
       if (auto err = why_no_orchestrator(self))

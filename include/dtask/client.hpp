@@ -59,6 +59,16 @@ public:
   /// them.
   caf::expected<std::vector<node_info>> nodes();
 
+  /// Sends `subscriber` every `task_event` of the task `name` (of all
+  /// tasks if empty) until it ends, from the orchestrator of the moment and
+  /// from each next one (events while the orchestrator changes are missed).
+  /// Answers the `seq` of the orchestrator's latest event.
+  caf::expected<uint64_t> watch(const caf::actor& subscriber,
+                                const std::string& name = {});
+
+  /// The latest events the orchestrator kept (see `event_query`).
+  caf::expected<std::vector<task_event>> events(const event_query& query);
+
   /// The members as the connected node itself sees them (`running` is 0).
   caf::expected<std::vector<node_info>> members();
 

@@ -42,6 +42,11 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+/// Lifecycle events: `(watch, subscriber, name)` subscribes an actor to the
+/// orchestrator's events (of one task name, or of all with an empty name);
+/// `(events, event_query)` reads the latest events it kept.
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using events_atom = caf::atom_constant<caf::atom("events")>;
 /// Asks a supervisor for the current orchestrator.
 using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
 
@@ -292,6 +297,67 @@ typename Inspector::result_type inspect(Inspector& f, list_page& x) {
            x.unaccounted);
 }
 
+/// What happened to a task, as the orchestrator saw it: a start confirmed
+/// (`started`), a progress report, an outcome recorded (`done`, `failed`,
+/// `lost`, `cancelled`), a start again after its node was lost
+/// (`restarted`).
+enum class event_kind : uint8_t {
+  started,
+  progress,
+  done,
+  failed,
+  lost,
+  cancelled,
+  restarted,
+};
+
+/// Lower-case name as printed by `dtask watch` ("started", ...).
+inline const char* to_string(event_kind x) {
+  switch (x) {
+    case event_kind::started: return "started";
+    case event_kind::progress: return "progress";
+    case event_kind::done: return "done";
+    case event_kind::failed: return "failed";
+    case event_kind::lost: return "lost";
+    case event_kind::cancelled: return "cancelled";
+    case event_kind::restarted: return "restarted";
+  }
+  return "unknown";
+}
+
+/// One lifecycle event. Sent to each subscriber as it happens, and the
+/// latest are kept by the orchestrator that recorded them (progress reports
+/// are sent only, not kept).
+struct task_event {
+  /// Grows by one per event of one orchestrator; a new orchestrator starts
+  /// again from 1.
+  uint64_t seq = 0;
+  event_kind kind = event_kind::started;
+  /// Wall-clock time of the orchestrator's node, milliseconds since the
+  /// Unix epoch.
+  int64_t time_ms = 0;
+  /// The task as it was then (its result, reason or progress included).
+  task_status status;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_event& x) {
+  return f(caf::meta::type_name("dtask.task_event"), x.seq, x.kind, x.time_ms,
+           x.status);
+}
+
+/// The latest kept events whose `seq` is above `after`: at most `limit`
+/// (0: all kept), oldest first.
+struct event_query {
+  uint64_t after = 0;
+  uint32_t limit = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_query& x) {
+  return f(caf::meta::type_name("dtask.event_query"), x.after, x.limit);
+}
+
 /// The typed interface of the orchestrator: what any CAF actor, local or
 /// remote, sends to run and observe tasks.
 ///
@@ -313,6 +379,12 @@ typename Inspector::result_type inspect(Inspector& f, list_page& x) {
 ///   outcome is recorded and the name free; a task that ended already is
 ///   answered with its status; `not_found`, `unknown`, `no_quorum`, or
 ///   `node_down` while its start is not confirmed yet (retry).
+/// - `(watch, subscriber, name) -> uint64_t`: sends `subscriber` every
+///   `task_event` of the task `name` (all tasks if empty) from now on, until
+///   it ends; answers the `seq` of the latest event so far. At most 64
+///   subscribers (`too_many`); another `watch` of the same subscriber
+///   replaces its name. Events of a new orchestrator need a new `watch`.
+/// - `(events, event_query) -> vector<task_event>`: the latest kept events.
 using orchestrator_api = caf::typed_actor<
   caf::replies_to<start_atom, std::string, caf::message,
                   start_options>::with<task_ref>,
@@ -320,7 +392,9 @@ using orchestrator_api = caf::typed_actor<
   caf::replies_to<stop_atom, std::string>::with<task_status>,
   caf::replies_to<list_atom, list_query>::with<list_page>,
   caf::replies_to<list_atom>::with<std::vector<task_status>>,
-  caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
+  caf::replies_to<nodes_atom>::with<std::vector<node_info>>,
+  caf::replies_to<watch_atom, caf::actor, std::string>::with<uint64_t>,
+  caf::replies_to<events_atom, event_query>::with<std::vector<task_event>>>;
 
 // -- internal interfaces --------------------------------------------------------
 

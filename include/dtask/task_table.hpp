@@ -127,6 +127,16 @@ public:
     return i != records_.end() ? &i->second : nullptr;
   }
 
+  /// The running incarnation `epoch` of `name`, or nullptr. Unlike `find`,
+  /// forgets nothing whose time is up: a pure lookup.
+  const task_record* find_running(const std::string& name,
+                                  uint64_t epoch) const {
+    auto i = records_.find(name);
+    if (i == records_.end() || !i->second.running() || i->second.epoch != epoch)
+      return nullptr;
+    return &i->second;
+  }
+
   /// Edge (1). Precondition: no running record of this name.
   task_record& begin(std::string name, std::string node, uint64_t epoch,
                      uint64_t token, caf::actor callback) {

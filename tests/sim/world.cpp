@@ -163,7 +163,8 @@ void world::start_node(int i) {
     dtask::node_clock{nd.rate}, network_,
     // Derived from the seed without drawing from the world's generator.
     dtask::derive_key(opts_.seed, nd.name + "#"
-                                    + std::to_string(nd.incarnation))});
+                                    + std::to_string(nd.incarnation)),
+    nullptr}); // No metrics: the simulation serves no HTTP.
   ++nd.incarnation;
   nd.alive = true;
   nd.hung = false;
