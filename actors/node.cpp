@@ -16,6 +16,8 @@
 #include <openssl/ssl.h>
 
 #include "actors.hpp"
+#include "metrics.hpp"
+#include "server.hpp"
 #include "dtask/node.hpp"
 
 // OpenSSL requires the calling thread's error queue to be empty before each
@@ -257,12 +259,46 @@ std::string exposure_error(const node_config& cfg, bool tls) {
            "development CA), or set [cluster] insecure=true to accept that";
 }
 
+std::string http_host(const node_config& cfg, bool tls) {
+  if (!cfg.http.host.empty())
+    return cfg.http.host;
+  return tls ? cfg.host : "127.0.0.1";
+}
+
+std::string http_exposure_error(const node_config& cfg, bool tls) {
+  auto host = http_host(cfg, tls);
+  if (!cfg.http.enabled() || tls || cfg.insecure || is_loopback(host))
+    return {};
+  return "http.host=" + host
+         + " is not a loopback address and TLS is off: anyone who reaches "
+           "the port could read the cluster's tasks. Enable TLS, or set "
+           "[cluster] insecure=true to accept that";
+}
+
+namespace {
+
+/// Starts the node's HTTP server if `[http] port` is set.
+caf::expected<std::shared_ptr<http_server>>
+start_http(caf::actor_system& sys, const node_context& ctx,
+           const supervisor_api& supervisor, bool tls) {
+  auto& cfg = ctx.config;
+  if (!cfg.http.enabled())
+    return std::shared_ptr<http_server>{};
+  return http_server::start(sys, http_host(cfg, tls), cfg.http.port,
+                            caf::actor_cast<gateway_api>(supervisor),
+                            ctx.name, ctx.metrics);
+}
+
+} // namespace
+
 caf::expected<node_handle> start_node(caf::actor_system& sys,
                                       const node_config& cfg, catalog cat) {
   auto tls = tls_enabled(sys.config());
   auto exposed = tls_config_error(sys.config());
   if (exposed.empty())
     exposed = exposure_error(cfg, tls);
+  if (exposed.empty())
+    exposed = http_exposure_error(cfg, tls);
   if (exposed.empty())
     exposed = identity_error(cfg);
   if (!exposed.empty())
@@ -283,6 +319,8 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
     node_context{cfg, cfg.name(), std::move(cat), cfg.voters(),
                  std::move(events), node_clock{}, connector_api{}, 0,
                  nullptr});
+  if (cfg.http.enabled())
+    ctx->metrics = std::make_shared<node_metrics>();
   ctx->connector = network_of(sys);
   ctx->secret = process_secret();
   auto registry = spawn_registry(sys, ctx);
@@ -293,13 +331,15 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
                                          cfg.host.c_str(), true)
                   : sys.middleman().publish(supervisor, cfg.port,
                                             cfg.host.c_str(), true);
-  if (!port) {
+  auto http = port ? start_http(sys, *ctx, supervisor, tls)
+                   : caf::expected<std::shared_ptr<http_server>>{nullptr};
+  if (!port || !http) {
     stop_actor(supervisor, caf::exit_reason::user_shutdown);
     stop_actor(registry, caf::exit_reason::user_shutdown);
-    return std::move(port.error());
+    return !port ? std::move(port.error()) : std::move(http.error());
   }
   caf::send_as(supervisor, supervisor, join_atom::value); // Only from itself.
-  return node_handle{ctx->name, supervisor, registry};
+  return node_handle{ctx->name, supervisor, registry, std::move(*http)};
 }
 
 void stop_node(caf::actor_system& sys, const node_handle& node) {
@@ -313,9 +353,54 @@ void stop_node(caf::actor_system& sys, const node_handle& node) {
   stop_actor(node.registry, caf::exit_reason::user_shutdown);
 }
 
+namespace {
+
+/// The dtask sections of a node's configuration, as read from its file and
+/// its command line.
+struct dtask_sections {
+  caf::settings cluster;
+  caf::settings http;
+
+  caf::settings* find(const std::string& name) {
+    return name == "cluster" ? &cluster : name == "http" ? &http : nullptr;
+  }
+};
+
+/// Copies the dtask sections of the config file at `path` into `out`.
+std::string read_sections_of_file(const std::string& path,
+                                  dtask_sections& out) {
+  auto file = caf::actor_system_config::parse_config_file(path.c_str());
+  if (!file)
+    return "config file " + path + ": " + caf::to_string(file.error());
+  for (auto name : {"cluster", "http"}) {
+    auto i = file->find(name);
+    if (i == file->end())
+      continue;
+    auto dict = caf::get_if<caf::config_value::dictionary>(
+      &i->second.get_data());
+    if (dict == nullptr)
+      return "config file " + path + ": " + name + " must be a section";
+    for (auto& kvp : *dict)
+      (*out.find(name))[kvp.first] = kvp.second;
+  }
+  return {};
+}
+
+/// The section a `--SECTION.KEY=VALUE` argument overrides, or nullptr.
+caf::settings* section_of_arg(const std::string& arg, dtask_sections& in,
+                              std::string& section) {
+  auto dot = arg.find('.');
+  if (arg.compare(0, 2, "--") != 0 || dot == std::string::npos)
+    return nullptr;
+  section = arg.substr(2, dot - 2);
+  return in.find(section);
+}
+
+} // namespace
+
 std::string read_node_config(std::vector<std::string>& args,
                              node_config& out) {
-  caf::settings cluster;
+  dtask_sections sections;
   // The file first, then command-line overrides.
   std::string path;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -328,36 +413,32 @@ std::string read_node_config(std::vector<std::string>& args,
   if (path.empty() && std::ifstream{"caf-application.ini"}.good())
     path = "caf-application.ini";
   if (!path.empty()) {
-    auto file = caf::actor_system_config::parse_config_file(path.c_str());
-    if (!file)
-      return "config file " + path + ": " + caf::to_string(file.error());
-    auto i = file->find("cluster");
-    if (i != file->end()) {
-      auto dict = caf::get_if<caf::config_value::dictionary>(
-        &i->second.get_data());
-      if (dict == nullptr)
-        return "config file " + path + ": cluster must be a section";
-      for (auto& kvp : *dict)
-        cluster[kvp.first] = kvp.second;
-    }
+    auto err = read_sections_of_file(path, sections);
+    if (!err.empty())
+      return err;
   }
   std::vector<std::string> rest;
   for (auto& arg : args) {
-    if (arg.compare(0, 10, "--cluster.") != 0) {
+    std::string name;
+    auto section = section_of_arg(arg, sections, name);
+    if (section == nullptr) {
       rest.push_back(arg);
       continue;
     }
     auto eq = arg.find('=');
     if (eq == std::string::npos)
       return arg.substr(2) + ": expected --" + arg.substr(2) + "=VALUE";
-    auto key = arg.substr(10, eq - 10);
+    auto key = arg.substr(name.size() + 3, eq - name.size() - 3);
     auto text = arg.substr(eq + 1);
     auto val = caf::config_value::parse(text);
     // Unquoted text that is no other value (a host name) is a string.
-    cluster[key] = val ? std::move(*val) : caf::config_value{text};
+    (*section)[key] = val ? std::move(*val) : caf::config_value{text};
   }
   args = std::move(rest);
-  return read_cluster_config(cluster, out);
+  auto err = read_cluster_config(sections.cluster, out);
+  if (err.empty())
+    err = read_http_config(sections.http, out.http);
+  return err;
 }
 
 int node_main(int argc, char** argv, catalog cat,
@@ -367,7 +448,7 @@ int node_main(int argc, char** argv, catalog cat,
     if (arg == "--help" || arg == "-h") {
       std::cout << "usage: " << argv[0]
                 << " [--config-file=FILE] [--cluster.KEY=VALUE ...]\n"
-                << cluster_config_help()
+                << cluster_config_help() << http_config_help()
                 << "  CAF keys (middleman.*, scheduler.*, openssl.*) as in "
                    "--long-help\n";
       return 0;
@@ -395,6 +476,8 @@ int node_main(int argc, char** argv, catalog cat,
   if (exposed.empty())
     exposed = exposure_error(ncfg, tls_enabled(cfg));
   if (exposed.empty())
+    exposed = http_exposure_error(ncfg, tls_enabled(cfg));
+  if (exposed.empty())
     exposed = identity_error(ncfg);
   if (!exposed.empty()) {
     std::cerr << "dtask-node: broken configuration: " << exposed << std::endl;
@@ -414,6 +497,10 @@ int node_main(int argc, char** argv, catalog cat,
     std::_Exit(1);
   }
   log_line{} << "dtask-node " << node->name << " up";
+  if (node->http)
+    log_line{} << "dtask-node " << node->name << ": http on "
+               << http_host(ncfg, tls_enabled(cfg)) << ":"
+               << node->http->port();
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log_line{} << "dtask-node " << node->name << " stopping on signal " << sig;

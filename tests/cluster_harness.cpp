@@ -304,6 +304,8 @@ void cluster::write_configs(const std::string& extra, bool single_seed) {
       f << "insecure=true\n";
     f << "[middleman]\nheartbeat-interval=100ms\n"
       << "connection-timeout=600ms\n";
+    if (!http_ports_.empty())
+      f << "[http]\nport=" << http_ports_[i] << "\n";
     if (tls_)
       f << "[openssl]\ncertificate=\"" << certs_dir() << "/node" << i
         << ".pem\"\nkey=\"" << certs_dir() << "/node" << i
@@ -499,6 +501,13 @@ bool cluster::use_tls() {
   tls_ = true;
   write_configs(extra_, single_seed_);
   return true;
+}
+
+void cluster::enable_http() {
+  http_ports_.clear();
+  for (int i = 0; i < size(); ++i)
+    http_ports_.push_back(free_port());
+  write_configs(extra_, single_seed_);
 }
 
 void cluster::listen_on_every_interface() {

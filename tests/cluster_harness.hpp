@@ -143,6 +143,15 @@ public:
   /// (127.0.0.1:PORT). Without `use_tls`, the nodes then refuse to start.
   void listen_on_every_interface();
 
+  /// Makes every node (not started yet) serve HTTP (`[http] port`) on a
+  /// free port of its own (`http_port`).
+  void enable_http();
+
+  /// Node i's HTTP port; 0 without `enable_http`.
+  uint16_t http_port(int i) const {
+    return http_ports_.empty() ? 0 : http_ports_[i];
+  }
+
   /// The CLI's TLS flags (empty without TLS).
   std::vector<std::string> tls_flags() const;
 
@@ -217,6 +226,7 @@ private:
   std::string binary_;
   std::vector<std::string> hosts_;
   std::vector<uint16_t> ports_;
+  std::vector<uint16_t> http_ports_;
   std::vector<int> pids_;
   // Namespaced clusters: namespace names, host-side link names, the bridge,
   // and the blackhole routes of the current cut (namespace, address).

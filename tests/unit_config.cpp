@@ -267,3 +267,63 @@ TEST(config, a_seed_that_is_the_node_itself_under_another_name_is_refused) {
   EXPECT_NE(dtask::identity_error(cfg).find("\"127.0.0.1:4101\""),
             std::string::npos);
 }
+
+namespace {
+
+std::string read_http(const std::string& ini, dtask::http_config& out) {
+  std::istringstream in{ini};
+  auto parsed = caf::actor_system_config::parse_config(in);
+  if (!parsed)
+    return "parse error: " + caf::to_string(parsed.error());
+  auto i = parsed->find("http");
+  if (i == parsed->end())
+    return {};
+  auto dict = caf::get_if<caf::config_value::dictionary>(&i->second.get_data());
+  return dtask::read_http_config(*dict, out);
+}
+
+} // namespace
+
+TEST(config, http_is_off_unless_a_port_is_set) {
+  dtask::http_config http;
+  EXPECT_FALSE(http.enabled());
+  ASSERT_EQ(read_http("[http]\nport=9100\nhost=\"127.0.0.2\"\n", http), "");
+  EXPECT_TRUE(http.enabled());
+  EXPECT_EQ(http.port, 9100);
+  EXPECT_EQ(http.host, "127.0.0.2");
+  dtask::http_config bad;
+  EXPECT_NE(read_http("[http]\nport=\"x\"\n", bad).find("http.port"),
+            std::string::npos);
+  EXPECT_NE(read_http("[http]\nport=70000\n", bad).find("http.port"),
+            std::string::npos);
+  EXPECT_NE(read_http("[http]\nprot=1\n", bad).find("http.prot"),
+            std::string::npos);
+}
+
+TEST(config, http_listens_on_loopback_unless_the_node_uses_tls) {
+  dtask::node_config cfg;
+  cfg.host = "10.0.0.5";
+  cfg.http.port = 9100;
+  EXPECT_EQ(dtask::http_host(cfg, false), "127.0.0.1");
+  EXPECT_EQ(dtask::http_host(cfg, true), "10.0.0.5");
+  EXPECT_EQ(dtask::http_exposure_error(cfg, false), "");
+  cfg.http.host = "10.0.0.5";
+  EXPECT_NE(dtask::http_exposure_error(cfg, false).find("http.host"),
+            std::string::npos);
+  EXPECT_EQ(dtask::http_exposure_error(cfg, true), "");
+  cfg.insecure = true;
+  EXPECT_EQ(dtask::http_exposure_error(cfg, false), "");
+}
+
+TEST(config, http_keys_come_from_the_file_and_the_command_line) {
+  auto path = ::testing::TempDir() + "dtask-unit-config-http.ini";
+  std::ofstream{path} << "[cluster]\nport=4101\n[http]\nport=9100\n";
+  std::vector<std::string> args{"--config-file=" + path, "--http.port=9200"};
+  dtask::node_config cfg;
+  EXPECT_EQ(dtask::read_node_config(args, cfg), "");
+  EXPECT_EQ(cfg.http.port, 9200);
+  EXPECT_EQ(args, (std::vector<std::string>{"--config-file=" + path}));
+  std::vector<std::string> bad{"--http.port=abc"};
+  EXPECT_NE(dtask::read_node_config(bad, cfg).find("http.port"),
+            std::string::npos);
+}

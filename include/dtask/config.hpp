@@ -13,6 +13,8 @@
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
 
+#include "dtask/http_config.hpp"
+
 namespace dtask {
 
 /// A `host:port` pair.
@@ -94,6 +96,8 @@ struct node_config {
   /// Listen on a non-loopback address without TLS (`[cluster] insecure`):
   /// anyone who reaches the port can then act as a member.
   bool insecure = false;
+  /// The `[http]` section: metrics and the status page (off by default).
+  http_config http;
 
   /// The node's name in every output and in every other node's seeds:
   /// `advertise`, else `host:port`.

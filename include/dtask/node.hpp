@@ -6,6 +6,7 @@
 // embeds a node in its own actor system with `configure` + `start_node`.
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -60,11 +61,24 @@ std::string exposure_error(const node_config& cfg, bool tls);
 /// if neither. Resolves the host names of seeds with this node's port.
 std::string identity_error(const node_config& cfg);
 
+class http_server;
+
+/// Why a node must not serve HTTP as configured: its `[http]` host (see
+/// `http_host`) is not a loopback address, without TLS and without
+/// `[cluster] insecure`. Empty if it may.
+std::string http_exposure_error(const node_config& cfg, bool tls);
+
+/// Where a node serves HTTP: `[http] host`, else 127.0.0.1 without TLS and
+/// the node's `[cluster] host` with TLS.
+std::string http_host(const node_config& cfg, bool tls);
+
 /// A running node.
 struct node_handle {
   std::string name;
   supervisor_api supervisor;
   registry_api registry;
+  /// The HTTP server (`[http] port`), if any.
+  std::shared_ptr<http_server> http;
 };
 
 /// Starts a node in `sys`: publishes its supervisor on `cfg.host:cfg.port`
