@@ -127,6 +127,7 @@ struct raw_values {
   text_option timeout;
   text_option restart;
   text_option limit;
+  text_option watch_name;
   /// Holds nothing: see `add_start`.
   std::string after_mark;
 };
@@ -244,6 +245,23 @@ void add_queries(CLI::App& app, invocation& out, raw_values& raw) {
     ->footer(members_footer);
 }
 
+void add_watch(CLI::App& app, raw_values& raw) {
+  auto* watch = app.add_subcommand("watch", "print lifecycle events as they "
+                                            "happen,\nuntil interrupted");
+  raw.watch_name.opt = watch
+                         ->add_option("--name", raw.watch_name.text,
+                                      "only the events of the task NAME")
+                         ->type_name("NAME");
+  watch->footer(std::string{"Prints {\"seq\",\"event\",\"time\",\"name\","
+                            "\"state\",\"node\",...} for each event:\n"
+                            "started, progress, done, failed, lost, "
+                            "cancelled, restarted. Runs until\nSIGINT or "
+                            "SIGTERM (exit 0). Follows the orchestrator when "
+                            "it moves;\nevents during the move can be "
+                            "missed.\n"}
+                + command_footer);
+}
+
 /// Prints a usage error and returns its exit code.
 int usage_error(const std::string& what) {
   std::cerr << "dtask: " << what
@@ -277,6 +295,8 @@ std::optional<int> check_general(const raw_values& raw, invocation& out) {
 std::optional<int> check_command(const raw_values& raw, invocation& out) {
   if (raw.name.given())
     out.name = raw.name.text;
+  if (raw.watch_name.given())
+    out.name = raw.watch_name.text;
   if (!raw.after_mark.empty()) // Never seen: ARG takes every argument.
     out.args.push_back(raw.after_mark);
   long n = 0;
@@ -314,6 +334,8 @@ command command_named(const std::string& name) {
     return command::stop;
   if (name == "list")
     return command::list;
+  if (name == "watch")
+    return command::watch;
   return name == "nodes" ? command::nodes : command::members;
 }
 
@@ -333,6 +355,7 @@ std::optional<int> parse_command_line(int argc, const char* const* argv,
   add_general_options(app, raw);
   add_start(app, out, raw);
   add_queries(app, out, raw);
+  add_watch(app, raw);
   for (auto* sub : app.get_subcommands({}))
     sub->group("Commands");
   app.require_subcommand(0, 1);
@@ -351,8 +374,8 @@ std::optional<int> parse_command_line(int argc, const char* const* argv,
   }
   auto commands = app.get_subcommands();
   if (commands.empty())
-    return usage_error("missing command: start, status, stop, list, nodes "
-                       "or members");
+    return usage_error("missing command: start, status, stop, list, nodes, "
+                       "members or watch");
   out.cmd = command_named(commands.front()->get_name());
   if (auto rc = check_general(raw, out))
     return rc;

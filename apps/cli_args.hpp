@@ -20,7 +20,7 @@ namespace dtask::cli {
 constexpr std::chrono::seconds default_wait{3600};
 
 /// The commands of `dtask`.
-enum class command { start, status, stop, list, nodes, members };
+enum class command { start, status, stop, list, nodes, members, watch };
 
 /// What a command line asks for, every value checked.
 struct invocation {
@@ -38,8 +38,9 @@ struct invocation {
 
   std::string type;
   std::vector<std::string> args;
-  /// `--name`, when given (then possibly empty, which the caller refuses as
-  /// an invalid name: the API would read it as "make one up").
+  /// `--name` of `start` and `watch`, when given (then possibly empty, which
+  /// the caller refuses as an invalid name: the API would read it as "make
+  /// one up", or "every task").
   std::optional<std::string> name;
   bool wait = false;
   std::chrono::seconds timeout = default_wait;

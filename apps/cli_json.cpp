@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dtask/errors.hpp"
+#include "dtask/json.hpp"
 
 namespace dtask::cli {
 
@@ -20,25 +21,6 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-json to_json(const caf::message& msg) {
-  auto out = json::array();
-  for (size_t i = 0; i < msg.size(); ++i) {
-    if (msg.match_element<std::string>(i))
-      out.push_back(msg.get_as<std::string>(i));
-    else if (msg.match_element<int64_t>(i))
-      out.push_back(msg.get_as<int64_t>(i));
-    else if (msg.match_element<int32_t>(i))
-      out.push_back(msg.get_as<int32_t>(i));
-    else if (msg.match_element<uint64_t>(i))
-      out.push_back(msg.get_as<uint64_t>(i));
-    else if (msg.match_element<bool>(i))
-      out.push_back(msg.get_as<bool>(i));
-    else
-      out.push_back(msg.cvals()->stringify(i));
-  }
-  return out;
-}
-
 } // namespace
 
 std::string started_line(const task_ref& ref) {
@@ -51,21 +33,11 @@ std::string started_line(const task_ref& ref) {
 }
 
 std::string status_line(const task_status& st) {
-  json out;
-  out["name"] = st.name;
-  out["state"] = to_string(st.state);
-  out["node"] = st.node;
-  out["epoch"] = st.epoch;
-  out["attempt"] = st.attempt;
-  if (st.stale)
-    out["stale"] = true;
-  if (st.state == task_state::done)
-    out["result"] = to_json(st.result);
-  else if (!st.reason.empty())
-    out["reason"] = st.reason;
-  if (!st.progress.empty())
-    out["progress"] = to_json(st.progress);
-  return dump(out);
+  return status_json(st);
+}
+
+std::string event_line(const task_event& ev) {
+  return event_json(ev);
 }
 
 std::string node_line(const node_info& n) {

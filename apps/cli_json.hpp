@@ -18,6 +18,10 @@ std::string started_line(const task_ref& ref);
 /// {"name","state","node","epoch","attempt"[,"stale"],"result"|"reason"}.
 std::string status_line(const task_status& st);
 
+/// {"seq","event","time",...the status's fields}: one lifecycle event
+/// (`dtask watch`).
+std::string event_line(const task_event& ev);
+
 /// {"node","state","orchestrator","running"}: one member.
 std::string node_line(const node_info& n);
 

@@ -3,6 +3,7 @@
 // not end `done`), 2 usage or connection error (message on stderr). The
 // command line itself is read in cli_args.cpp.
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -19,6 +20,7 @@ namespace {
 
 using dtask::cli::command;
 using dtask::cli::error_line;
+using dtask::cli::event_line;
 using dtask::cli::incomplete_line;
 using dtask::cli::invocation;
 using dtask::cli::next_line;
@@ -88,11 +90,47 @@ int run_start(caf::actor_system& sys, dtask::client& cli,
   return rc;
 }
 
+/// SIGINT and SIGTERM, blocked in every thread (CAF's too: call before the
+/// actor system starts), for `sigwait`.
+sigset_t block_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
+/// `watch`: each lifecycle event as a line, until SIGINT or SIGTERM (exit
+/// 0). Says on stderr once it watches.
+int run_watch(caf::actor_system& sys, dtask::client& cli, const invocation& in,
+              const sigset_t& stop_signals) {
+  auto printer = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](const dtask::task_event& ev) {
+      std::cout << event_line(ev) << std::endl;
+    }};
+  });
+  auto seq = cli.watch(printer, in.name.value_or(""));
+  if (!seq) {
+    caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
+    return report(seq.error());
+  }
+  std::cerr << "dtask: watching " << (in.name ? "task " + *in.name : "all tasks")
+            << " (latest event so far: " << *seq << ")" << std::endl;
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
 /// Runs the command; the exit code.
-int run(caf::actor_system& sys, dtask::client& cli, const invocation& in) {
+int run(caf::actor_system& sys, dtask::client& cli, const invocation& in,
+        const sigset_t& stop_signals) {
   switch (in.cmd) {
     case command::start:
       return run_start(sys, cli, in);
+    case command::watch:
+      return run_watch(sys, cli, in, stop_signals);
     case command::status: {
       auto st = cli.status(in.task);
       return st ? (std::cout << status_line(*st) << std::endl, 0)
@@ -143,6 +181,9 @@ int main(int argc, char** argv) {
     std::cerr << "dtask: " << tls_err << std::endl;
     return 2;
   }
+  sigset_t stop_signals{};
+  if (in.cmd == command::watch)
+    stop_signals = block_stop_signals();
   caf::actor_system sys{cfg};
   auto cli = dtask::client::connect(sys, in.gateway, in.retry_window);
   if (!cli) {
@@ -150,5 +191,5 @@ int main(int argc, char** argv) {
               << caf::to_string(cli.error()) << std::endl;
     return 2;
   }
-  return run(sys, *cli, in);
+  return run(sys, *cli, in, stop_signals);
 }

@@ -32,7 +32,8 @@ TEST(cli, help_describes_every_command_and_option) {
   auto res = run({DTASK_CLI_BIN, "--help"});
   EXPECT_EQ(res.rc, 0);
   auto help = text_of(res);
-  for (auto word : {"start", "status", "list", "nodes", "members", "--connect",
+  for (auto word : {"start", "status", "list", "nodes", "members", "watch",
+                    "--connect",
                     "--retry-window", "--config-file", "--middleman.",
                     "--openssl.", "passphrase", "Exit codes"})
     EXPECT_NE(help.find(word), std::string::npos) << word << " in\n" << help;
@@ -49,7 +50,10 @@ TEST(cli, help_describes_every_command_and_option) {
          command_help{"status", {"NAME"}, {"--wait", "--limit"}},
          command_help{"list", {"--limit", "--after", "next"}, {"--wait"}},
          command_help{"nodes", {"orchestrator"}, {"--wait", "--limit"}},
-         command_help{"members", {"members"}, {"--wait", "--limit"}}}) {
+         command_help{"members", {"members"}, {"--wait", "--limit"}},
+         command_help{"watch",
+                      {"--name", "started", "done", "SIGINT"},
+                      {"--wait", "--limit"}}}) {
     res = run({DTASK_CLI_BIN, cmd.command, "--help"});
     EXPECT_EQ(res.rc, 0) << cmd.command;
     help = text_of(res);
