@@ -41,8 +41,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # configure with -DCMAKE_BUILD_TYPE=Release for a smaller package).
 set(CPACK_STRIP_FILES TRUE)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
-# The programs link CAF's shared libraries; the package's users build
-# against CAF's, OpenSSL's and Boost's headers.
+# The programs link CAF's and prometheus-cpp's shared libraries; the
+# package's users build against CAF's, OpenSSL's, Boost's, prometheus-cpp's
+# and nlohmann-json's headers.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libcaf-dev (>= 0.17.6), libcaf-dev (<< 0.18), libssl-dev, libboost-dev")
+    "libcaf-dev (>= 0.17.6), libcaf-dev (<< 0.18), libssl-dev, libboost-dev, prometheus-cpp-dev, nlohmann-json3-dev")
 include(CPack)
