@@ -21,6 +21,8 @@ const char* status_page_html() {
   table { border-collapse: collapse; min-width: 40em; }
   th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #ddd; }
   th { background: #f3f3f3; }
+  td { white-space: nowrap; }
+  td:last-child { white-space: normal; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   tr.orchestrator td { font-weight: bold; }
   .muted { color: #777; }
