@@ -441,8 +441,13 @@ std::string read_node_config(std::vector<std::string>& args,
   return err;
 }
 
-int node_main(int argc, char** argv, catalog cat,
-              const type_adder& add_types) {
+/// Reads the node's configuration from the command line and its file into
+/// `ncfg` and `cfg`; returns the exit code if the node must not start (2:
+/// broken, 0: help printed), else none.
+caf::optional<int> configure_node(int argc, char** argv,
+                                  const type_adder& add_types,
+                                  node_config& ncfg,
+                                  caf::actor_system_config& cfg) {
   std::vector<std::string> args(argv + 1, argv + argc);
   for (auto& arg : args)
     if (arg == "--help" || arg == "-h") {
@@ -453,7 +458,6 @@ int node_main(int argc, char** argv, catalog cat,
                    "--long-help\n";
       return 0;
     }
-  node_config ncfg;
   auto err = command_line_secret(args);
   if (err.empty())
     err = read_node_config(args, ncfg);
@@ -461,7 +465,6 @@ int node_main(int argc, char** argv, catalog cat,
     std::cerr << "dtask-node: broken configuration: " << err << std::endl;
     return 2;
   }
-  caf::actor_system_config cfg;
   configure(cfg);
   if (add_types)
     add_types(cfg);
@@ -483,6 +486,45 @@ int node_main(int argc, char** argv, catalog cat,
     std::cerr << "dtask-node: broken configuration: " << exposed << std::endl;
     return 2;
   }
+  return caf::none;
+}
+
+/// A graceful leave: the cluster stops placing tasks here and elects a new
+/// orchestrator if this node ran it; running tasks get `leave-timeout` to
+/// finish, then are cut short and reported so; the node leaves once every
+/// outcome reached the orchestrator. A second signal leaves at once. Ends
+/// the process.
+[[noreturn]] void leave_on_signal(caf::actor_system& sys,
+                                  const node_handle& node,
+                                  const node_config& ncfg,
+                                  sigset_t stop_signals) {
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log_line{} << "dtask-node " << node.name << " stopping on signal " << sig;
+  std::thread second([name = node.name, stop_signals]() mutable {
+    int again = 0;
+    sigwait(&stop_signals, &again);
+    log_line{} << "dtask-node " << name << ": second signal, leaving now";
+    std::_Exit(1);
+  });
+  second.detach();
+  caf::scoped_actor self{sys};
+  bool clean = false;
+  self
+    ->request(node.supervisor,
+              ncfg.leave_timeout + std::chrono::seconds(10), leave_atom::value)
+    .receive([&](bool x) { clean = x; }, [&](caf::error&) { clean = false; });
+  log_line{} << "dtask-node " << node.name << " left"
+             << (clean ? "" : " (some outcomes were not acknowledged)");
+  std::_Exit(clean ? 0 : 1);
+}
+
+int node_main(int argc, char** argv, catalog cat,
+              const type_adder& add_types) {
+  node_config ncfg;
+  caf::actor_system_config cfg;
+  if (auto code = configure_node(argc, argv, add_types, ncfg, cfg))
+    return *code;
   // Block the stop signals before CAF starts threads, then wait for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -501,29 +543,7 @@ int node_main(int argc, char** argv, catalog cat,
     log_line{} << "dtask-node " << node->name << ": http on "
                << http_host(ncfg, tls_enabled(cfg)) << ":"
                << node->http->port();
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log_line{} << "dtask-node " << node->name << " stopping on signal " << sig;
-  // A graceful leave: the cluster stops placing tasks here and elects a new
-  // orchestrator if this node ran it; running tasks get `leave-timeout` to
-  // finish, then are cut short and reported so; the node leaves once every
-  // outcome reached the orchestrator. A second signal leaves at once.
-  std::thread second([&] {
-    int again = 0;
-    sigwait(&stop_signals, &again);
-    log_line{} << "dtask-node " << node->name << ": second signal, leaving now";
-    std::_Exit(1);
-  });
-  second.detach();
-  caf::scoped_actor self{sys};
-  bool clean = false;
-  self
-    ->request(node->supervisor,
-              ncfg.leave_timeout + std::chrono::seconds(10), leave_atom::value)
-    .receive([&](bool x) { clean = x; }, [&](caf::error&) { clean = false; });
-  log_line{} << "dtask-node " << node->name << " left"
-             << (clean ? "" : " (some outcomes were not acknowledged)");
-  std::_Exit(clean ? 0 : 1);
+  leave_on_signal(sys, *node, ncfg, stop_signals);
 }
 
 } // namespace dtask

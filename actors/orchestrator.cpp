@@ -1435,9 +1435,9 @@ void sync_again(orchestrator_ptr self) {
   start_syncing(self, members);
 }
 
-orchestrator_internal_api::behavior_type
-orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
-             std::vector<member> members) {
+/// Sets up a new orchestrator of round `epoch` over `members`.
+void init(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
+          const std::vector<member>& members) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.epoch = epoch;
@@ -1457,41 +1457,102 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   // A takeover unless this is the first round of elections (elected only
   // by a node that sees every voter, none of which knows an epoch: (e)).
   st.quorum = quorum_tracker{st.ctx->quorum(), (epoch >> 8) > 1};
+}
+
+// -- guarded handlers: each checks who may send its message and whether it
+// -- waits until this orchestrator is live (requests wait in the mailbox) ---
+
+template <class F>
+caf::result<void> when_live(orchestrator_ptr self, F f) {
+  if (!self->state.live)
+    return caf::skip;
+  f();
+  return caf::unit;
+}
+
+caf::result<void> on_refused(orchestrator_ptr self, const refused_order& x) {
+  if (!from_member_registry(self))
+    return refuse_sender(self, "refused");
+  return when_live(self, [&] { order_refused(self, x); });
+}
+
+caf::result<void> on_report(orchestrator_ptr self,
+                            std::vector<registry_entry>& entries) {
+  if (!from_member_registry(self))
+    return refuse_sender(self, "report");
+  auto from = caf::actor_cast<registry_api>(self->current_sender());
+  return when_live(self, [&] { merge(self, from, entries); });
+}
+
+caf::result<void> on_flush(orchestrator_ptr self) {
+  return when_live(self, [&] {
+    if (from_self(self))
+      flush(self);
+  });
+}
+
+void on_peers(orchestrator_ptr self, std::vector<member>& members) {
+  if (!from_local(self))
+    return void(refuse_sender(self, "peers"));
+  set_members(self, members);
+  go_live(self);
+}
+
+void on_lease(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
+  if (!from_member_registry(self))
+    return void(refuse_sender(self, "lease"));
+  grant_lease(self, epoch, sent_ns);
+}
+
+void on_progress(orchestrator_ptr self, std::vector<task_progress>& batch) {
+  if (!from_member_registry(self))
+    return void(refuse_sender(self, "progress"));
+  progress_reported(self, batch);
+}
+
+void on_follow(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
+  if (!from_member_registry(self))
+    return void(refuse_sender(self, "follow"));
+  quorum_answer(self, epoch, sent_ns);
+}
+
+/// Until every member answered (`live`), requests and reports wait in the
+/// mailbox; leases are granted meanwhile (workers must not stop because of a
+/// failover).
+orchestrator_internal_api::behavior_type
+orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
+             std::vector<member> members) {
+  init(self, std::move(ctx), epoch, members);
   start_syncing(self, members);
   self->send(self, tick_atom::value);
-  // Until every member answered (`live`), requests and reports wait in the
-  // mailbox; leases are granted meanwhile (workers must not stop because of
-  // a failover).
   self->set_default_handler(caf::skip);
   self->set_down_handler([=](caf::down_msg& dm) { subscriber_down(self, dm); });
-  auto live = [self] { return self->state.live; };
+  auto not_live = [self]() -> bool { return !self->state.live; };
   return {
     [=](start_atom, std::string& type, caf::message& args,
         start_options& opts) -> caf::result<task_ref> {
-      if (!live())
+      if (not_live())
         return caf::skip;
       return counted(self, start(self, type, args, opts));
     },
-    [=](stop_atom, const std::string& name) -> caf::result<task_status> {
-      return stop_task(self, name);
-    },
+    [=](stop_atom, const std::string& name) { return stop_task(self, name); },
     [=](status_atom, const std::string& name) -> caf::result<task_status> {
-      if (!live())
+      if (not_live())
         return caf::skip;
       return status_of(self, name);
     },
     [=](list_atom, const list_query& q) -> caf::result<list_page> {
-      if (!live())
+      if (not_live())
         return caf::skip;
       return list_page_of(self, q);
     },
     [=](list_atom) -> caf::result<std::vector<task_status>> {
-      if (!live())
+      if (not_live())
         return caf::skip;
       return list_tasks(self);
     },
     [=](nodes_atom) -> caf::result<std::vector<node_info>> {
-      if (!live())
+      if (not_live())
         return caf::skip;
       return list_nodes(self);
     },
@@ -1501,37 +1562,12 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
     [=](events_atom, const event_query& q) {
       return self->state.events.latest(q);
     },
-    [=](refused_atom, const refused_order& x) -> caf::result<void> {
-      if (!from_member_registry(self))
-        return refuse_sender(self, "refused");
-      if (!live())
-        return caf::skip;
-      order_refused(self, x);
-      return caf::unit;
+    [=](refused_atom, const refused_order& x) { return on_refused(self, x); },
+    [=](report_atom, std::vector<registry_entry>& entries) {
+      return on_report(self, entries);
     },
-    [=](report_atom, std::vector<registry_entry>& entries)
-      -> caf::result<void> {
-      if (!from_member_registry(self))
-        return refuse_sender(self, "report");
-      if (!live())
-        return caf::skip;
-      merge(self, caf::actor_cast<registry_api>(self->current_sender()),
-            entries);
-      return caf::unit;
-    },
-    [=](flush_atom) -> caf::result<void> {
-      if (!live())
-        return caf::skip;
-      if (from_self(self))
-        flush(self);
-      return caf::unit;
-    },
-    [=](peers_atom, std::vector<member>& members) {
-      if (!from_local(self))
-        return void(refuse_sender(self, "peers"));
-      set_members(self, members);
-      go_live(self);
-    },
+    [=](flush_atom) { return on_flush(self); },
+    [=](peers_atom, std::vector<member>& ms) { on_peers(self, ms); },
     [=](tick_atom) {
       if (from_self(self))
         tick(self);
@@ -1540,21 +1576,11 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
       if (from_self(self))
         resync(self, m);
     },
-    [=](lease_atom, uint64_t epoch, int64_t sent_ns) {
-      if (!from_member_registry(self))
-        return void(refuse_sender(self, "lease"));
-      grant_lease(self, epoch, sent_ns);
-    },
+    [=](lease_atom, uint64_t e, int64_t sent) { on_lease(self, e, sent); },
     [=](progress_atom, std::vector<task_progress>& batch) {
-      if (!from_member_registry(self))
-        return void(refuse_sender(self, "progress"));
-      progress_reported(self, batch);
+      on_progress(self, batch);
     },
-    [=](follow_atom, uint64_t epoch, int64_t sent_ns) {
-      if (!from_member_registry(self))
-        return void(refuse_sender(self, "follow"));
-      quorum_answer(self, epoch, sent_ns);
-    },
+    [=](follow_atom, uint64_t e, int64_t sent) { on_follow(self, e, sent); },
   };
 }
 

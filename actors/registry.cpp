@@ -1060,6 +1060,94 @@ void promise_given(registry_ptr self, const std::string& origin,
     origin, caf::actor_cast<registry_api>(self->current_sender()), until);
 }
 
+// -- guarded handlers: each checks who may send its message -----------------
+
+void on_ack(registry_ptr self, uint64_t orch_epoch,
+            const std::vector<task_key>& keys) {
+  if (!from_followed(self, orch_epoch))
+    return void(refuse_sender(self, "ack"));
+  acknowledged(self, orch_epoch, keys);
+}
+
+caf::result<caf::actor> on_worker(registry_ptr self, const std::string& name) {
+  if (!from_followed(self, self->state.orchestrator.epoch))
+    return refuse_sender(self, "worker");
+  return worker_of(self, name);
+}
+
+caf::result<std::vector<registry_entry>>
+on_sync(registry_ptr self, orchestrator_ref& orch, uint64_t order_key) {
+  if (!from_orchestrator_of_a_member(self, orch))
+    return refuse_sender(self, "sync");
+  return sync(self, orch, order_key);
+}
+
+/// For a new orchestrator on this node: the member lists that orchestrators
+/// on other nodes mirrored here, with their promises.
+caf::result<std::vector<mirrored_members>> on_mirrored(registry_ptr self) {
+  if (!from_local(self))
+    return refuse_sender(self, "mirrored");
+  return self->state.mirrors.member_lists();
+}
+
+void on_peers(registry_ptr self, std::vector<member>& members) {
+  if (!from_local(self))
+    return void(refuse_sender(self, "peers"));
+  members_changed(self, members);
+}
+
+caf::result<bool> on_leave(registry_ptr self) {
+  if (!from_local(self))
+    return refuse_sender(self, "leave");
+  return leave(self);
+}
+
+void on_own_members(registry_ptr self, std::vector<std::string>& members) {
+  if (!from_local(self))
+    return void(refuse_sender(self, "ownmembers"));
+  own_members_changed(self, members);
+}
+
+void on_mirror_to(registry_ptr self, mirror_target& to) {
+  if (!from_local(self))
+    return void(refuse_sender(self, "mirror_to"));
+  mirror_target_changed(self, to.registry);
+}
+
+void on_promise(registry_ptr self, const std::string& origin,
+                int64_t sent_ns) {
+  if (!from_registry_of(self, origin))
+    return void(refuse_sender(self, "promise"));
+  promise_given(self, origin, sent_ns);
+}
+
+void on_mirror_members(registry_ptr self, const std::string& origin,
+                       std::vector<std::string>& members) {
+  if (!from_mirror_origin(self, origin))
+    return void(refuse_sender(self, "mmembers"));
+  note_origin(self, origin);
+  self->state.mirrors.set_members(origin, std::move(members));
+}
+
+caf::result<bool> on_confirm(registry_ptr self, mirror_confirmation& x) {
+  if (!from_registry_of(self, x.origin))
+    return refuse_sender(self, "confirm");
+  return mirror_confirm(self, x);
+}
+
+void on_mirror(registry_ptr self, mirror_update& x) {
+  if (!from_mirror_origin(self, x.origin))
+    return void(refuse_sender(self, "mirror"));
+  apply_mirror_update(self, x);
+}
+
+void on_unmirror(registry_ptr self, const std::string& origin,
+                 const std::vector<task_key>& removals) {
+  if (!from_mirror_origin(self, origin))
+    return void(refuse_sender(self, "unmirror"));
+  self->state.mirrors.remove(origin, removals);
+}
+
 registry_api::behavior_type registry(registry_ptr self,
                                      node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
@@ -1080,52 +1168,23 @@ registry_api::behavior_type registry(registry_ptr self,
       return rp;
     },
     [=](ack_atom, uint64_t orch_epoch, const std::vector<task_key>& keys) {
-      if (!from_followed(self, orch_epoch))
-        return void(refuse_sender(self, "ack"));
-      acknowledged(self, orch_epoch, keys);
+      on_ack(self, orch_epoch, keys);
     },
-    [=](worker_atom, const std::string& name) -> caf::result<caf::actor> {
-      if (!from_followed(self, self->state.orchestrator.epoch))
-        return refuse_sender(self, "worker");
-      return worker_of(self, name);
-    },
+    [=](worker_atom, const std::string& name) { return on_worker(self, name); },
     [=](grant_atom, const lease_grant& grant) { lease_granted(self, grant); },
     [=](quorum_atom, uint64_t orch_epoch, int64_t sent_ns) {
       quorum_ping(self, orch_epoch, sent_ns);
     },
-    [=](sync_atom, orchestrator_ref& orch,
-        uint64_t order_key) -> caf::result<std::vector<registry_entry>> {
-      if (!from_orchestrator_of_a_member(self, orch))
-        return refuse_sender(self, "sync");
-      return sync(self, orch, order_key);
+    [=](sync_atom, orchestrator_ref& orch, uint64_t order_key) {
+      return on_sync(self, orch, order_key);
     },
-    // For a new orchestrator on this node: the member lists that
-    // orchestrators on other nodes mirrored here, with their promises.
-    [=](mirrored_atom) -> caf::result<std::vector<mirrored_members>> {
-      if (!from_local(self))
-        return refuse_sender(self, "mirrored");
-      return self->state.mirrors.member_lists();
+    [=](mirrored_atom) { return on_mirrored(self); },
+    [=](peers_atom, std::vector<member>& ms) { on_peers(self, ms); },
+    [=](leave_atom) { return on_leave(self); },
+    [=](own_members_atom, std::vector<std::string>& ms) {
+      on_own_members(self, ms);
     },
-    [=](peers_atom, std::vector<member>& members) {
-      if (!from_local(self))
-        return void(refuse_sender(self, "peers"));
-      members_changed(self, members);
-    },
-    [=](leave_atom) -> caf::result<bool> {
-      if (!from_local(self))
-        return refuse_sender(self, "leave");
-      return leave(self);
-    },
-    [=](own_members_atom, std::vector<std::string>& members) {
-      if (!from_local(self))
-        return void(refuse_sender(self, "ownmembers"));
-      own_members_changed(self, members);
-    },
-    [=](mirror_to_atom, mirror_target& to) {
-      if (!from_local(self))
-        return void(refuse_sender(self, "mirror_to"));
-      mirror_target_changed(self, to.registry);
-    },
+    [=](mirror_to_atom, mirror_target& to) { on_mirror_to(self, to); },
     [=](ask_promise_atom, int64_t sent_ns) {
       promise_requested(self, sent_ns);
     },
@@ -1134,32 +1193,15 @@ registry_api::behavior_type registry(registry_ptr self,
       return stop_requested(self, key, reason);
     },
     [=](promise_atom, const std::string& origin, int64_t sent_ns) {
-      if (!from_registry_of(self, origin))
-        return void(refuse_sender(self, "promise"));
-      promise_given(self, origin, sent_ns);
+      on_promise(self, origin, sent_ns);
     },
     [=](mirror_members_atom, const std::string& origin,
-        std::vector<std::string>& members) {
-      if (!from_mirror_origin(self, origin))
-        return void(refuse_sender(self, "mmembers"));
-      note_origin(self, origin);
-      self->state.mirrors.set_members(origin, std::move(members));
-    },
-    [=](confirm_atom, mirror_confirmation& x) -> caf::result<bool> {
-      if (!from_registry_of(self, x.origin))
-        return refuse_sender(self, "confirm");
-      return mirror_confirm(self, x);
-    },
-    [=](mirror_atom, mirror_update& x) {
-      if (!from_mirror_origin(self, x.origin))
-        return void(refuse_sender(self, "mirror"));
-      apply_mirror_update(self, x);
-    },
+        std::vector<std::string>& ms) { on_mirror_members(self, origin, ms); },
+    [=](confirm_atom, mirror_confirmation& x) { return on_confirm(self, x); },
+    [=](mirror_atom, mirror_update& x) { on_mirror(self, x); },
     [=](unmirror_atom, const std::string& origin,
         const std::vector<task_key>& removals) {
-      if (!from_mirror_origin(self, origin))
-        return void(refuse_sender(self, "unmirror"));
-      self->state.mirrors.remove(origin, removals);
+      on_unmirror(self, origin, removals);
     },
     [=](flush_atom) {
       if (from_self(self))
