@@ -8,7 +8,8 @@
 //   2^32 - 1: they must step down, never wrap)
 //   --flood=N: at the start, N timer messages (tick, flush, watchdog, join)
 //   from outside to every node's supervisor and registry
-//   --check=safety: only the safety invariants (sim.hpp), not the callbacks
+//   --check=safety|at-most-once|exactly-once: which invariants (sim.hpp,
+//   `check_level`); at-most-once, the default, is the fault suite's
 //   --stop-at-first: stop at the first failing seed (for mutations)
 //   --stops: the client also stops tasks (a quarter of the starts)
 //
@@ -120,11 +121,18 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
         return false;
       c.opts.flood = static_cast<int>(x);
     } else if (key == "--check") {
-      if (val != "all" && val != "safety") {
-        err = "--check: expected all or safety, got \"" + val + "\"";
+      using dtask_sim::check_level;
+      if (val == "safety")
+        c.opts.check = check_level::safety;
+      else if (val == "at-most-once")
+        c.opts.check = check_level::at_most_once;
+      else if (val == "exactly-once")
+        c.opts.check = check_level::exactly_once;
+      else {
+        err = "--check: expected safety, at-most-once or exactly-once, got \""
+              + val + "\"";
         return false;
       }
-      c.opts.safety_only = val == "safety";
     } else if (key == "--all-violations") {
       c.all_violations = true;
     } else if (key == "--stop-at-first") {

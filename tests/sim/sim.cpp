@@ -6,24 +6,32 @@
 
 namespace dtask_sim {
 
-bool is_callback_violation(const std::string& text) {
-  for (auto prefix : {"accepted but no callback", "two different callbacks",
-                      "callback delivered"})
-    if (text.compare(0, std::char_traits<char>::length(prefix), prefix) == 0)
-      return true;
-  return false;
+/// Whether `text` names a violation that `level` does not check.
+bool unchecked(const std::string& text, check_level level) {
+  auto starts_with = [&](const char* prefix) {
+    return text.compare(0, std::char_traits<char>::length(prefix), prefix)
+           == 0;
+  };
+  switch (level) {
+    case check_level::safety:
+      return starts_with("accepted but no callback")
+             || starts_with("two different callbacks")
+             || starts_with("callback delivered");
+    case check_level::at_most_once:
+      return starts_with("accepted but no callback");
+    default:
+      return false;
+  }
 }
 
 sim_result run_seed(const sim_options& opts) {
   world w{opts};
   auto result = w.run();
-  if (!opts.safety_only)
-    return result;
   sim_result kept = result;
   kept.violations.clear();
   kept.violation_ms.clear();
   for (size_t i = 0; i < result.violations.size(); ++i)
-    if (!is_callback_violation(result.violations[i])) {
+    if (!unchecked(result.violations[i], opts.check)) {
       kept.violations.push_back(result.violations[i]);
       kept.violation_ms.push_back(result.violation_ms[i]);
     }
