@@ -28,6 +28,11 @@ enum class mutation : uint8_t {
   /// without the waits of a takeover (a newer one may have held a majority
   /// meanwhile, with the help of a voter that restarted and forgot it).
   regain_without_takeover,
+  /// The orchestrator tells the callbacks of a fenced node's tasks `lost`
+  /// at the fence, before a majority of the voters keeps the verdicts (a
+  /// takeover that does not read them may tell the same starts another
+  /// outcome).
+  lost_told_before_kept,
 };
 
 /// The active mutation; `none` in every real process.

@@ -109,6 +109,28 @@
 //     orchestrator left for a newer one regained a majority through a
 //     restarted voter and started a name the newer one ran (seed
 //     1453915445; `--mutate=regain-without-takeover`).
+// (h) Verdicts. A `lost` declared by (c) is told to a client; the task's
+//     own outcome, which its node reached before its lease ended and
+//     reports until an orchestrator acknowledges it, is another answer. A
+//     takeover that never heard of the verdict would record that outcome
+//     and tell the start a second one. So an orchestrator tells a verdict
+//     (its callback) only once a majority of the voters keeps it
+//     (`notelost`; lost_note_store.hpp keeps the verdicts of the newest
+//     orchestrator that wrote there, for the TTL of finished tasks). A
+//     takeover reads (`lostnotes`) what a majority of the voters keep;
+//     each voter it read refuses verdicts of older orchestrators from then
+//     on. It takes over the verdicts of the newest orchestrator among the
+//     answers (all of them, from every answer of that epoch), records them
+//     `lost` (a late report of the task's own outcome is acknowledged and
+//     dropped), and has a majority keep them as its own first round before
+//     it records any outcome ((d) waits for this too). Two majorities
+//     intersect: a verdict told by O was kept by a voter that O' read
+//     after it kept it (before, it would have refused it), so O' holds
+//     every verdict told before it. The newest epoch answered holds them
+//     all: it wrote to voters only after its own read, first round
+//     included. Without this, a start told `lost` by an orchestrator that
+//     died was told `done` by the next (`--mutate=lost-told-before-kept`,
+//     seed 7).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -134,6 +156,7 @@
 #include "pending_reads.hpp"
 #include "quorum_tracker.hpp"
 #include "recent_set.hpp"
+#include "verdict_rounds.hpp"
 #include "wire_size.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/names.hpp"
@@ -240,6 +263,11 @@ struct orchestrator_state {
   /// (see `merge`), and their keys (a registry reports again every second).
   std::vector<std::pair<registry_api, registry_entry>> deferred_outcomes;
   std::set<std::tuple<registry_api, std::string, uint64_t>> deferred_keys;
+  /// `lost` verdicts on the way to a majority of the voters, and a
+  /// takeover's reading of the previous ones ((h)).
+  verdict_rounds verdicts;
+  /// Voters whose verdicts are being read.
+  std::set<std::string> reading_verdicts;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
   uint64_t fence_ids = 0;
@@ -381,9 +409,11 @@ bool has_quorum(orchestrator_ptr self) {
   return self->state.quorum.holds(node_time(self));
 }
 
-/// True once outcomes may be recorded and callbacks sent ((d) above).
+/// True once outcomes may be recorded and callbacks sent ((d) above), and
+/// a takeover's verdicts are kept by a majority ((h)).
 bool outcomes_open(orchestrator_ptr self) {
-  return self->state.quorum.outcomes_open(node_time(self));
+  return self->state.quorum.outcomes_open(node_time(self))
+         && self->state.verdicts.settled();
 }
 
 void sync_again(orchestrator_ptr self);
@@ -718,6 +748,141 @@ void merge(orchestrator_ptr self, const registry_api& registry,
   }
 }
 
+// -- verdicts kept by a majority ((h) above) ----------------------------------
+
+/// Tells the start of a verdict that a majority kept: its callback (once;
+/// a later orchestrator that adopts the verdict may tell it again, the
+/// client drops the copy by its token). The table may hold a newer start of
+/// the name by now (the name was free at the fence): then the note's own
+/// callback is told.
+void tell_verdict(orchestrator_ptr self, lost_note& note) {
+  auto& st = self->state;
+  auto& s = note.status;
+  if (auto rec = st.table.ended(s.name, s.epoch)) {
+    if (rec->state == task_state::lost)
+      deliver_callback(self, *rec);
+    return;
+  }
+  if (note.callback && st.table.find_running(s.name, s.epoch) == nullptr) {
+    count_callback(metrics_of(self));
+    self->anon_send(note.callback, s); // See deliver_callback.
+  }
+}
+
+void round_kept(orchestrator_ptr self, uint64_t id, const std::string& voter) {
+  auto notes = self->state.verdicts.kept(id, voter);
+  if (!notes)
+    return;
+  for (auto& note : *notes)
+    tell_verdict(self, note);
+}
+
+/// Sends round `id` to every voter that did not keep it yet.
+void send_round(orchestrator_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto r = st.verdicts.find(id);
+  if (r == nullptr)
+    return;
+  for (auto& kvp : st.members) {
+    auto node = kvp.first;
+    if (!st.ctx->is_voter(node) || r->kept_by.count(node) > 0)
+      continue;
+    self->request(kvp.second.registry, sync_timeout, note_lost_atom::value,
+                  r->verdicts)
+      .then(
+        [=](bool kept) {
+          if (kept)
+            round_kept(self, id, node);
+        },
+        [](caf::error&) {
+          // Sent again with the round's next turn (`tick`).
+        });
+  }
+}
+
+/// Verdicts to be kept by a majority before they are told.
+void open_round(orchestrator_ptr self, std::vector<lost_note> notes,
+                bool complete) {
+  auto id = self->state.verdicts.open(std::move(notes), complete,
+                                      node_time(self));
+  send_round(self, id);
+}
+
+/// A verdict adopted from a voter: the table says `lost` for it from now on
+/// (a report of the task's own outcome is acknowledged and dropped), and a
+/// worker still running it is stopped.
+void apply_verdict(orchestrator_ptr self, const lost_note& note) {
+  auto& st = self->state;
+  auto& s = note.status;
+  auto now = node_time(self);
+  auto rec = st.table.find(s.name, now);
+  if (rec != nullptr && rec->epoch != s.epoch
+      && (rec->running() || rec->epoch > s.epoch)) {
+    // Another incarnation holds the name: this one's own outcome, reported
+    // late, is no news.
+    st.table.remember_ended(s.name, s.epoch, s.token, s.node, now);
+    return;
+  }
+  if (rec != nullptr && !rec->running() && rec->epoch == s.epoch)
+    return; // This one ended here already.
+  if (rec == nullptr || !rec->running())
+    st.table.begin(s.name, s.node, s.epoch, s.token, note.callback).attempt
+      = s.attempt;
+  st.table.finish(s.name, s.epoch, task_state::lost, caf::message{}, s.reason,
+                  now);
+  auto m = st.members.find(s.node);
+  if (m != st.members.end())
+    ack(self, m->second.registry, s.name, s.epoch);
+}
+
+/// Once a majority of the voters answered a takeover's read: their newest
+/// verdicts become this orchestrator's, kept by a majority before outcomes
+/// open.
+void adopt_verdicts(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (!st.verdicts.ready_to_adopt())
+    return;
+  auto notes = st.verdicts.adopt();
+  for (auto& note : notes)
+    apply_verdict(self, note);
+  log_line{true} << "dtask-orchestrator " << st.ctx->name << ": adopted "
+                 << notes.size() << " lost verdicts";
+  open_round(self, std::move(notes), true);
+}
+
+/// A takeover reads the verdicts voter `m` keeps (it follows this
+/// orchestrator once synced).
+void read_verdicts(orchestrator_ptr self, const member& m) {
+  auto& st = self->state;
+  if (!st.verdicts.reading() || !st.ctx->is_voter(m.node)
+      || st.verdicts.answered(m.node) || !st.reading_verdicts.insert(m.node).second)
+    return;
+  auto node = m.node;
+  self->request(m.registry, sync_timeout, lost_notes_atom::value, st.epoch)
+    .then(
+      [=](lost_verdicts& v) {
+        self->state.reading_verdicts.erase(node);
+        self->state.verdicts.read(node, std::move(v));
+        adopt_verdicts(self);
+      },
+      [=](caf::error&) { self->state.reading_verdicts.erase(node); });
+}
+
+/// Every tick: rounds not kept by a majority within the sync timeout are
+/// sent again, and a takeover reads the synced voters it has not read yet.
+void verdicts_tick(orchestrator_ptr self) {
+  auto& st = self->state;
+  for (auto id : st.verdicts.due(node_time(self), sync_timeout))
+    send_round(self, id);
+  if (!st.verdicts.reading())
+    return;
+  for (auto& node : st.synced) {
+    auto m = st.members.find(node);
+    if (m != st.members.end())
+      read_verdicts(self, m->second);
+  }
+}
+
 /// Asks `m`'s registry for its entries (and makes it follow this
 /// orchestrator). A sync that fails is tried again every lease interval for
 /// as long as `m` is a member: a registry that never synced would report to
@@ -736,6 +901,7 @@ void sync_member(orchestrator_ptr self, const member& m,
         self->state.synced.insert(m.node);
         quorum_ack(self, m.node, sent);
         merge(self, registry, entries);
+        read_verdicts(self, m);
         done();
       },
       [=](caf::error& err) {
@@ -1035,6 +1201,7 @@ void tick(orchestrator_ptr self) {
   auto& st = self->state;
   auto now = node_time(self);
   ping_voters(self);
+  verdicts_tick(self);
   st.read_round_sent = false;
   expire_reads(self);
   expire_stops(self);
@@ -1065,11 +1232,18 @@ void tick(orchestrator_ptr self) {
       restart_lost(self, i->first, f.max_epoch, f.id);
       auto lost = st.table.node_lost(i->first, now, f.max_epoch, why, f.id);
       ++st.node_gen[i->first];
+      std::vector<lost_note> notes;
       for (auto rec : lost) {
         settle(self, rec->name, rec->epoch, nullptr,
                make_error(errc::node_down, rec->name, rec->node));
-        deliver_callback(self, *rec);
+        if (mutated(mutation::lost_told_before_kept))
+          deliver_callback(self, *rec);
+        else
+          notes.push_back(lost_note{rec->status(), rec->callback});
       }
+      // Told once a majority of the voters keeps them ((h)).
+      if (!notes.empty())
+        open_round(self, std::move(notes), false);
       log_line{} << "dtask-orchestrator " << st.ctx->name << ": " << lost.size()
                  << " tasks of " << i->first << " lost: " << why;
       i = st.fences.erase(i);
@@ -1426,6 +1600,7 @@ void sync_again(orchestrator_ptr self) {
   st.cover_required.clear();
   st.cover_promises.clear();
   st.have_mirrored_lists = false;
+  st.verdicts.restart_takeover();
   std::vector<member> members;
   for (auto& kvp : st.members) {
     st.syncing.insert(kvp.first);
@@ -1457,6 +1632,7 @@ void init(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   // A takeover unless this is the first round of elections (elected only
   // by a node that sees every voter, none of which knows an epoch: (e)).
   st.quorum = quorum_tracker{st.ctx->quorum(), (epoch >> 8) > 1};
+  st.verdicts = verdict_rounds{st.ctx->quorum(), st.quorum.takeover(), epoch};
 }
 
 // -- guarded handlers: each checks who may send its message and whether it

@@ -55,6 +55,7 @@
 
 #include "actors.hpp"
 #include "lease_gate.hpp"
+#include "lost_note_store.hpp"
 #include "dtask/election.hpp"
 #include "local_entry.hpp"
 #include "metrics.hpp"
@@ -78,6 +79,8 @@ constexpr auto lease_wait = std::chrono::seconds(1);
 
 struct registry_state {
   node_context_ptr ctx;
+  /// The orchestrators' `lost` verdicts this voter keeps ((h)).
+  lost_note_store lost_notes;
   /// The latest progress of running tasks, not yet sent to the
   /// orchestrator (by name; at most one per running task).
   std::unordered_map<std::string, task_progress> progress;
@@ -800,6 +803,7 @@ void tick(registry_ptr self) {
       spawn(self, p.order, std::move(p.promise));
   check_leave(self);
   send_progress(self);
+  st.lost_notes.expire(node_time(self));
   auto now_ns = mono_ns(node_time(self));
   st.mirrors.for_each_origin([&](const registry_api& origin) {
     self->send(origin, ask_promise_atom::value, now_ns);
@@ -1148,9 +1152,26 @@ void on_unmirror(registry_ptr self, const std::string& origin,
   self->state.mirrors.remove(origin, removals);
 }
 
+/// An orchestrator this registry follows has a majority keep its verdicts.
+caf::result<bool> on_note_lost(registry_ptr self, lost_verdicts& v) {
+  if (!from_followed(self, v.orch_epoch))
+    return refuse_sender(self, "notelost");
+  return self->state.lost_notes.keep(v, node_time(self));
+}
+
+/// A new orchestrator this registry follows reads the verdicts it keeps.
+caf::result<lost_verdicts> on_lost_notes(registry_ptr self,
+                                         uint64_t orch_epoch) {
+  if (!from_followed(self, orch_epoch))
+    return refuse_sender(self, "lostnotes");
+  return self->state.lost_notes.read(orch_epoch);
+}
+
 registry_api::behavior_type registry(registry_ptr self,
                                      node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->state.lost_notes = lost_note_store{
+    self->state.ctx->config.finished_ttl, self->state.ctx->config.max_finished};
   self->state.lease = lease_gate{self->state.ctx->clock};
   self->send(self, tick_atom::value);
   self->set_down_handler([=](caf::down_msg& dm) { worker_down(self, dm); });
@@ -1179,6 +1200,8 @@ registry_api::behavior_type registry(registry_ptr self,
       return on_sync(self, orch, order_key);
     },
     [=](mirrored_atom) { return on_mirrored(self); },
+    [=](note_lost_atom, lost_verdicts& v) { return on_note_lost(self, v); },
+    [=](lost_notes_atom, uint64_t e) { return on_lost_notes(self, e); },
     [=](peers_atom, std::vector<member>& ms) { on_peers(self, ms); },
     [=](leave_atom) { return on_leave(self); },
     [=](own_members_atom, std::vector<std::string>& ms) {

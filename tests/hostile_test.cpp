@@ -677,3 +677,44 @@ TEST(hostile, forged_mirror_updates_erase_no_mirror) {
     15s))
     << "state: " << c.cli({"status", on_origin}, survivor).field("state");
 }
+
+// `lost` verdicts are kept only from an orchestrator the registry followed.
+// Checked with the sender check of `notelost` removed: the forged verdict
+// was kept by every voter, the next orchestrator took it over, and a task
+// still running was reported `lost`.
+TEST(hostile, forged_verdicts_declare_nothing_lost) {
+  cluster c{3};
+  ASSERT_TRUE(c.start_all());
+  peer p{c.port(0)};
+  auto v = view_of(p);
+  auto origin = p.orchestrator.node;
+  dtask::task_ref victim;
+  for (int i = 0; i < 40 && !victim.worker; ++i) {
+    auto ref = start_sleeper(p, "judged-" + std::to_string(i));
+    if (ref.node != origin)
+      victim = ref;
+  }
+  ASSERT_TRUE(victim.worker) << "every task landed on " << origin;
+  dtask::lost_note forged;
+  forged.status.name = victim.name;
+  forged.status.node = victim.node;
+  forged.status.epoch = victim.epoch;
+  forged.status.state = dtask::task_state::lost;
+  int kept = 0;
+  for (auto& m : v.members)
+    p.self
+      ->request(m.registry, 5s, dtask::note_lost_atom::value,
+                dtask::lost_verdicts{p.orchestrator.epoch, {forged}, true})
+      .receive([&](bool ok) { kept += ok ? 1 : 0; }, [](caf::error&) {});
+  EXPECT_EQ(kept, 0) << "registries kept a peer's verdict";
+  auto dead = c.index_of(origin);
+  ASSERT_GE(dead, 0);
+  c.signal(dead, SIGKILL);
+  auto survivor = c.index_of(victim.node);
+  // An outcome recorded: the new orchestrator took over the verdicts first.
+  ASSERT_TRUE(dtask_test::wait_until(
+    [&] { return c.cli({"start", "echo", "x", "--wait"}, survivor).rc == 0; },
+    20s));
+  EXPECT_EQ(c.cli({"status", victim.name}, survivor).field("state"),
+            "running");
+}

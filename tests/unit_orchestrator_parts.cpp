@@ -9,6 +9,7 @@
 #include "pending_reads.hpp"
 #include "quorum_tracker.hpp"
 #include "recent_set.hpp"
+#include "verdict_rounds.hpp"
 
 namespace {
 
@@ -215,4 +216,104 @@ TEST(recent_set, keeps_only_its_newest_elements) {
   EXPECT_FALSE(set.contains(1));
   for (int i = 2; i <= 4; ++i)
     EXPECT_TRUE(set.contains(i)) << i;
+}
+
+namespace {
+
+// -- verdict_rounds -----------------------------------------------------------
+
+dtask::lost_note lost(std::string name, uint64_t epoch) {
+  dtask::lost_note n;
+  n.status.name = std::move(name);
+  n.status.epoch = epoch;
+  n.status.state = dtask::task_state::lost;
+  return n;
+}
+
+std::vector<std::string> names_of(const std::vector<dtask::lost_note>& ns) {
+  std::vector<std::string> result;
+  for (auto& n : ns)
+    result.push_back(n.status.name);
+  return result;
+}
+
+} // namespace
+
+TEST(verdict_rounds, a_round_is_told_once_when_a_majority_kept_it) {
+  dtask::verdict_rounds v{2, false, 9};
+  auto id = v.open({lost("a", 1)}, false, at(0));
+  ASSERT_NE(v.find(id), nullptr);
+  EXPECT_EQ(v.find(id)->verdicts.orch_epoch, 9u);
+  EXPECT_FALSE(v.kept(id, "n1"));
+  EXPECT_FALSE(v.kept(id, "n1")); // The same voter twice is one.
+  auto told = v.kept(id, "n2");
+  ASSERT_TRUE(told);
+  EXPECT_EQ(names_of(*told), std::vector<std::string>{"a"});
+  EXPECT_FALSE(v.kept(id, "n3")); // Gone once told.
+  EXPECT_EQ(v.open_rounds(), 0u);
+}
+
+TEST(verdict_rounds, a_round_not_kept_in_time_is_due_again) {
+  dtask::verdict_rounds v{2, false, 9};
+  auto id = v.open({lost("a", 1)}, false, at(0));
+  EXPECT_TRUE(v.due(at(999), milliseconds(1000)).empty());
+  EXPECT_EQ(v.due(at(1000), milliseconds(1000)), std::vector<uint64_t>{id});
+  EXPECT_TRUE(v.due(at(1500), milliseconds(1000)).empty()); // Time restarted.
+}
+
+TEST(verdict_rounds, a_first_orchestrator_is_settled_from_the_start) {
+  dtask::verdict_rounds v{2, false, 9};
+  EXPECT_TRUE(v.settled());
+  EXPECT_FALSE(v.reading());
+}
+
+TEST(verdict_rounds, a_takeover_adopts_once_a_majority_answered) {
+  dtask::verdict_rounds v{2, true, 9};
+  EXPECT_TRUE(v.reading());
+  EXPECT_FALSE(v.settled());
+  v.read("n1", dtask::lost_verdicts{5, {lost("a", 1)}, true});
+  EXPECT_TRUE(v.answered("n1"));
+  EXPECT_FALSE(v.ready_to_adopt());
+  v.read("n2", dtask::lost_verdicts{7, {lost("b", 2)}, true});
+  ASSERT_TRUE(v.ready_to_adopt());
+  // Only the newest orchestrator's notes: its own include every older
+  // verdict a majority kept.
+  EXPECT_EQ(names_of(v.adopt()), std::vector<std::string>{"b"});
+  EXPECT_FALSE(v.reading());
+  EXPECT_FALSE(v.ready_to_adopt()); // Once only.
+  v.read("n3", dtask::lost_verdicts{8, {lost("c", 3)}, true});
+  EXPECT_FALSE(v.answered("n3"));
+}
+
+TEST(verdict_rounds, adoption_joins_the_newest_notes_of_every_answer) {
+  dtask::verdict_rounds v{2, true, 9};
+  v.read("n1", dtask::lost_verdicts{7, {lost("a", 1)}, true});
+  v.read("n2", dtask::lost_verdicts{7, {lost("b", 2), lost("a", 1)}, true});
+  EXPECT_EQ(names_of(v.adopt()), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(verdict_rounds, a_takeover_settles_when_its_complete_round_is_kept) {
+  dtask::verdict_rounds v{2, true, 9};
+  v.read("n1", dtask::lost_verdicts{});
+  v.read("n2", dtask::lost_verdicts{});
+  auto first = v.open(v.adopt(), true, at(0));
+  auto later = v.open({lost("c", 3)}, false, at(0));
+  v.kept(later, "n1");
+  v.kept(later, "n2");
+  EXPECT_FALSE(v.settled()); // Not by another round.
+  v.kept(first, "n1");
+  EXPECT_FALSE(v.settled());
+  v.kept(first, "n2");
+  EXPECT_TRUE(v.settled());
+}
+
+TEST(verdict_rounds, a_lapse_of_the_majority_starts_the_takeover_over) {
+  dtask::verdict_rounds v{1, false, 9};
+  v.restart_takeover();
+  EXPECT_TRUE(v.reading());
+  EXPECT_FALSE(v.settled());
+  v.read("n1", dtask::lost_verdicts{});
+  auto first = v.open(v.adopt(), true, at(0));
+  v.kept(first, "n1");
+  EXPECT_TRUE(v.settled());
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "lease_gate.hpp"
+#include "lost_note_store.hpp"
 #include "mirror_origin.hpp"
 #include "mirror_store.hpp"
 #include "parked_orders.hpp"
@@ -243,6 +244,91 @@ TEST(mirror_store, asks_promises_only_of_origins_with_a_registry) {
   std::vector<int> asked;
   store.for_each_origin([&](int r) { asked.push_back(r); });
   EXPECT_EQ(asked, std::vector<int>{7});
+}
+
+// -- lost_note_store ----------------------------------------------------------
+
+dtask::lost_note note(std::string name, uint64_t epoch) {
+  dtask::lost_note n;
+  n.status.name = std::move(name);
+  n.status.epoch = epoch;
+  n.status.state = dtask::task_state::lost;
+  return n;
+}
+
+dtask::lost_verdicts verdicts(uint64_t orch_epoch,
+                              std::vector<dtask::lost_note> notes) {
+  return dtask::lost_verdicts{orch_epoch, std::move(notes), false};
+}
+
+std::vector<std::string> names_in(const dtask::lost_verdicts& v) {
+  std::vector<std::string> result;
+  for (auto& n : v.notes)
+    result.push_back(n.status.name);
+  return result;
+}
+
+TEST(lost_note_store, keeps_the_notes_of_its_orchestrator_and_reads_them_whole) {
+  dtask::lost_note_store store;
+  auto v = verdicts(5, {note("a", 1)});
+  EXPECT_TRUE(store.keep(v, at(0)));
+  auto w = verdicts(5, {note("b", 2), note("a", 1)}); // "a" once.
+  EXPECT_TRUE(store.keep(w, at(10)));
+  auto r = store.read(0);
+  EXPECT_EQ(r.orch_epoch, 5u);
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(names_in(r), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(lost_note_store, refuses_an_older_orchestrator) {
+  dtask::lost_note_store store;
+  auto v = verdicts(5, {note("a", 1)});
+  store.keep(v, at(0));
+  auto old = verdicts(4, {note("b", 2)});
+  EXPECT_FALSE(store.keep(old, at(10)));
+  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"a"});
+  EXPECT_EQ(store.read(0).orch_epoch, 5u);
+}
+
+TEST(lost_note_store, after_a_read_refuses_orchestrators_older_than_the_reader) {
+  dtask::lost_note_store store;
+  auto v = verdicts(5, {note("a", 1)});
+  store.keep(v, at(0));
+  EXPECT_EQ(names_in(store.read(7)), std::vector<std::string>{"a"});
+  auto late = verdicts(5, {note("b", 2)}); // The old one, after the read.
+  EXPECT_FALSE(store.keep(late, at(10)));
+  auto reader = verdicts(7, {note("a", 1)});
+  EXPECT_TRUE(store.keep(reader, at(20)));
+  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"a"});
+}
+
+TEST(lost_note_store, a_newer_orchestrator_replaces_the_kept_set) {
+  dtask::lost_note_store store;
+  auto v = verdicts(5, {note("a", 1)});
+  store.keep(v, at(0));
+  auto newer = verdicts(6, {note("b", 2)});
+  EXPECT_TRUE(store.keep(newer, at(10)));
+  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"b"});
+  EXPECT_EQ(store.read(0).orch_epoch, 6u);
+}
+
+TEST(lost_note_store, forgets_notes_after_the_ttl) {
+  dtask::lost_note_store store{std::chrono::seconds(60)};
+  auto v = verdicts(5, {note("a", 1)});
+  store.keep(v, at(0));
+  auto w = verdicts(5, {note("b", 1)});
+  store.keep(w, at(1000));
+  store.expire(at(59999));
+  EXPECT_EQ(store.size(), 2u);
+  store.expire(at(60000));
+  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"b"});
+}
+
+TEST(lost_note_store, beyond_max_the_oldest_note_goes_first) {
+  dtask::lost_note_store store{std::chrono::seconds(60), 2};
+  auto v = verdicts(5, {note("a", 1), note("b", 1), note("c", 1)});
+  store.keep(v, at(0));
+  EXPECT_EQ(names_in(store.read(0)), (std::vector<std::string>{"b", "c"}));
 }
 
 } // namespace

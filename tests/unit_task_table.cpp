@@ -197,6 +197,32 @@ TEST_F(task_table_test, an_ended_start_is_found_by_its_token_after_its_name_ran_
   EXPECT_EQ(table.ended_start(0), nullptr);  // No token, no memory.
 }
 
+TEST_F(task_table_test, edge8_remember_ended_marks_an_incarnation_another_holds_the_name_of) {
+  table.begin("a", "n2:2", 8, 43, caf::actor{}); // The newer start holds "a".
+  table.remember_ended("a", 7, 42, "n1:1", t0);  // A kept verdict on epoch 7.
+  EXPECT_TRUE(table.ended_here("a", 7));
+  EXPECT_FALSE(table.ended_here("a", 8));
+  ASSERT_NE(table.ended_start(42), nullptr);
+  EXPECT_EQ(table.ended_start(42)->node, "n1:1");
+  auto rec = table.find("a", t0); // The running start is untouched.
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->epoch, 8u);
+  EXPECT_TRUE(rec->running());
+  table.expire(t0 + 60s); // Forgotten with the TTL, as any end.
+  EXPECT_FALSE(table.ended_here("a", 7));
+  EXPECT_EQ(table.ended_start(42), nullptr);
+}
+
+TEST_F(task_table_test, edge8_remember_ended_twice_is_remembered_once) {
+  dtask::task_table small{60s, 1};
+  small.remember_ended("a", 7, 42, "n1:1", t0);
+  small.remember_ended("a", 7, 42, "n1:1", t0); // Takes no second place.
+  EXPECT_TRUE(small.ended_here("a", 7));
+  small.remember_ended("b", 3, 0, "n1:1", t0); // Beyond max: "a" goes first.
+  EXPECT_FALSE(small.ended_here("a", 7));
+  EXPECT_TRUE(small.ended_here("b", 3));
+}
+
 TEST_F(task_table_test, edge6_an_ended_starts_token_is_forgotten_with_the_ttl) {
   table.begin("a", "n1:1", 7, 42, caf::actor{});
   table.finish("a", 7, task_state::done, caf::message{}, "", t0);

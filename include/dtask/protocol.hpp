@@ -106,6 +106,12 @@ using mirror_members_atom = caf::atom_constant<caf::atom("mmembers")>;
 using ask_promise_atom = caf::atom_constant<caf::atom("askpromise")>;
 using promise_atom = caf::atom_constant<caf::atom("promise")>;
 using remirror_atom = caf::atom_constant<caf::atom("remirror")>;
+/// Internal: verdicts. `(notelost, lost_verdicts) -> bool` orchestrator ->
+/// each voter's registry: keep these `lost` verdicts (answers whether it
+/// did); `(lostnotes, orch_epoch) -> lost_verdicts` a new orchestrator
+/// reads back what a voter keeps. See (h) in orchestrator.cpp.
+using note_lost_atom = caf::atom_constant<caf::atom("notelost")>;
+using lost_notes_atom = caf::atom_constant<caf::atom("lostnotes")>;
 /// Internal: leases. `(lease, orch_epoch, sent)` registry -> orchestrator
 /// asks to keep running its workers; the orchestrator grants with
 /// `(grant, lease_grant)`. `(quorum, orch_epoch, sent)` orchestrator ->
@@ -416,6 +422,7 @@ struct refused_order;
 struct mirror_confirmation;
 struct mirror_update;
 struct mirror_target;
+struct lost_verdicts;
 
 /// What a worker may send: its task's outcome, to its registry. (A worker's
 /// own interface is its task's: tasks are CAF behaviours the user writes.)
@@ -435,6 +442,8 @@ using registry_api = worker_report_api::extend<
   caf::replies_to<sync_atom, orchestrator_ref, uint64_t>::with<
     std::vector<registry_entry>>,
   caf::replies_to<mirrored_atom>::with<std::vector<mirrored_members>>,
+  caf::replies_to<note_lost_atom, lost_verdicts>::with<bool>,
+  caf::replies_to<lost_notes_atom, uint64_t>::with<lost_verdicts>,
   // From its supervisor.
   caf::reacts_to<peers_atom, std::vector<member>>,
   caf::replies_to<leave_atom>::with<bool>,
@@ -644,6 +653,33 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, refused_order& x) {
   return f(caf::meta::type_name("dtask.refused_order"), x.name, x.epoch,
            x.reason);
+}
+
+/// A `lost` verdict an orchestrator reached on a task of a node it fenced
+/// (the task's status, as its callback gets it, and the callback).
+struct lost_note {
+  task_status status;
+  caf::actor callback;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lost_note& x) {
+  return f(caf::meta::type_name("dtask.lost_note"), x.status, x.callback);
+}
+
+/// Orchestrator <-> voters' registries: `lost` verdicts of the orchestrator
+/// of epoch `orch_epoch`. `complete`: they are all the verdicts it holds
+/// (a new orchestrator's first round, and a registry's answer to a read).
+struct lost_verdicts {
+  uint64_t orch_epoch = 0;
+  std::vector<lost_note> notes;
+  bool complete = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lost_verdicts& x) {
+  return f(caf::meta::type_name("dtask.lost_verdicts"), x.orch_epoch, x.notes,
+           x.complete);
 }
 
 /// Origin -> mirror: entries that take effect only once the mirror holds

@@ -25,6 +25,10 @@
 // (7) a task with `restart=on-node-loss` whose node is lost starts again
 //     elsewhere (running -> running with a new epoch and the next attempt),
 //     up to `max_attempts`; then (5).
+// (8) a `lost` verdict that a previous orchestrator had a majority keep, on
+//     an incarnation other than the one holding the name: remembered as
+//     ended (`ended_here`, `ended_start`) without touching the record, and
+//     forgotten as (6).
 
 #include <chrono>
 #include <cstdint>
@@ -125,6 +129,14 @@ public:
     expire(now);
     auto i = records_.find(name);
     return i != records_.end() ? &i->second : nullptr;
+  }
+
+  /// The ended incarnation `epoch` of `name`, or nullptr (a pure lookup).
+  task_record* ended(const std::string& name, uint64_t epoch) {
+    auto i = records_.find(name);
+    if (i == records_.end() || i->second.running() || i->second.epoch != epoch)
+      return nullptr;
+    return &i->second;
   }
 
   /// The running incarnation `epoch` of `name`, or nullptr. Unlike `find`,
@@ -260,6 +272,21 @@ public:
       if (j->second == epoch)
         return true;
     return false;
+  }
+
+  /// Edge (8): records that incarnation `epoch` of `name` ended (a `lost`
+  /// verdict a previous orchestrator had a majority keep) while the table
+  /// holds another incarnation: `ended_here` is true for it within the TTL, so a
+  /// late report of its own outcome sends no second callback.
+  void remember_ended(const std::string& name, uint64_t epoch, uint64_t token,
+                      const std::string& node, clock_type::time_point now) {
+    if (ended_here(name, epoch))
+      return;
+    make_room(1, now);
+    ended_.push_back(ended_entry{now + ttl_, name, epoch, token});
+    ended_index_.emplace(name, epoch);
+    if (token != 0 && ended_starts_.count(token) == 0)
+      ended_starts_[token] = task_ref{name, node, caf::actor{}, epoch};
   }
 
   /// The incarnation that a start with `token` (non-zero) ran, if it ended

@@ -55,6 +55,9 @@ const std::vector<mutation_name>& mutation_names() {
     {"regain-without-takeover", mutation::regain_without_takeover,
      "an orchestrator whose majority lapsed serves on without a takeover's "
      "waits once it is back"},
+    {"lost-told-before-kept", mutation::lost_told_before_kept,
+     "a fenced node's tasks are told lost before a majority of the voters "
+     "keeps the verdicts"},
   };
   return names;
 }
