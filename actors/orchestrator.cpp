@@ -130,7 +130,14 @@
 //     all: it wrote to voters only after its own read, first round
 //     included. Without this, a start told `lost` by an orchestrator that
 //     died was told `done` by the next (`--mutate=lost-told-before-kept`,
-//     seed 7).
+//     seed 7). A fence's restarts are verdicts too (`restarted`): the
+//     next attempt's spawn order goes out only once a majority keeps that
+//     the previous attempt was restarted, so a later orchestrator drops
+//     that attempt's late outcome (its node ended it under its lease and
+//     could not report it: both attempts were told `done`, seed 492). A
+//     restart whose round no majority kept before its orchestrator died
+//     never runs: the next orchestrator marks the attempt `lost` without
+//     telling it (it cannot know whether the restart went out).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -268,6 +275,10 @@ struct orchestrator_state {
   verdict_rounds verdicts;
   /// Voters whose verdicts are being read.
   std::set<std::string> reading_verdicts;
+  /// Restarts' spawn orders, sent once the round of their previous
+  /// attempts (by id) is kept.
+  std::map<uint64_t, std::vector<std::pair<registry_api, spawn_order>>>
+    restart_orders;
   /// Nodes whose tasks become lost once their leases surely ended.
   std::map<std::string, fence> fences;
   uint64_t fence_ids = 0;
@@ -666,6 +677,8 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
   if (!same && rec != nullptr && rec->running())
     return false; // A newer outcome while an older incarnation runs: cannot
                   // happen (a name starts only once the previous ended).
+  if (!same && st.table.ended_here(name, epoch))
+    return true; // Ended here before (e.g. restarted elsewhere: (h)).
   if (!same) // Unknown here (a failover, or forgotten): record it.
     st.table.begin(name, e.status.node, epoch, e.order.token, e.order.callback)
       .attempt = e.order.attempt;
@@ -758,6 +771,8 @@ void merge(orchestrator_ptr self, const registry_api& registry,
 void tell_verdict(orchestrator_ptr self, lost_note& note) {
   auto& st = self->state;
   auto& s = note.status;
+  if (note.restarted)
+    return; // Its start is told by its last attempt.
   if (auto rec = st.table.ended(s.name, s.epoch)) {
     if (rec->state == task_state::lost)
       deliver_callback(self, *rec);
@@ -769,12 +784,22 @@ void tell_verdict(orchestrator_ptr self, lost_note& note) {
   }
 }
 
+void send_restart(orchestrator_ptr self, const registry_api& target,
+                  spawn_order order);
+
 void round_kept(orchestrator_ptr self, uint64_t id, const std::string& voter) {
-  auto notes = self->state.verdicts.kept(id, voter);
+  auto& st = self->state;
+  auto notes = st.verdicts.kept(id, voter);
   if (!notes)
     return;
   for (auto& note : *notes)
     tell_verdict(self, note);
+  auto orders = st.restart_orders.find(id);
+  if (orders == st.restart_orders.end())
+    return;
+  for (auto& order : orders->second)
+    send_restart(self, order.first, std::move(order.second));
+  st.restart_orders.erase(orders);
 }
 
 /// Sends round `id` to every voter that did not keep it yet.
@@ -800,12 +825,14 @@ void send_round(orchestrator_ptr self, uint64_t id) {
   }
 }
 
-/// Verdicts to be kept by a majority before they are told.
-void open_round(orchestrator_ptr self, std::vector<lost_note> notes,
-                bool complete) {
+/// Verdicts to be kept by a majority before they are told. Returns the
+/// round's id.
+uint64_t open_round(orchestrator_ptr self, std::vector<lost_note> notes,
+                    bool complete) {
   auto id = self->state.verdicts.open(std::move(notes), complete,
                                       node_time(self));
   send_round(self, id);
+  return id;
 }
 
 /// A verdict adopted from a voter: the table says `lost` for it from now on
@@ -825,6 +852,11 @@ void apply_verdict(orchestrator_ptr self, const lost_note& note) {
   }
   if (rec != nullptr && !rec->running() && rec->epoch == s.epoch)
     return; // This one ended here already.
+  if (note.restarted && (rec == nullptr || !rec->running())) {
+    // Its next attempt is unknown here: its own outcome is still no news.
+    st.table.remember_ended(s.name, s.epoch, s.token, s.node, now);
+    return;
+  }
   if (rec == nullptr || !rec->running())
     st.table.begin(s.name, s.node, s.epoch, s.token, note.callback).attempt
       = s.attempt;
@@ -1124,13 +1156,36 @@ void quorum_answer(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
   settle_reads(self);
 }
 
+/// Sends a restart's spawn order (once a majority of the voters kept that
+/// its previous attempt was restarted: (h)).
+void send_restart(orchestrator_ptr self, const registry_api& target,
+                  spawn_order order) {
+  auto name = order.name;
+  auto epoch = order.epoch;
+  self->request(target, sync_timeout, spawn_atom::value, std::move(order))
+    .then(
+      [=](task_ref& ref) { confirm_start(self, name, epoch, ref.worker); },
+      [](caf::error&) {
+        // The registry refused (it also sent `refused`, handled there), or
+        // its node is gone too (then that node's fence decides).
+      });
+}
+
+/// What a fence restarts: the previous attempts, as verdicts, and the
+/// spawn orders of the next ones, sent once a majority kept those.
+struct restarts {
+  std::vector<lost_note> notes;
+  std::vector<std::pair<registry_api, spawn_order>> orders;
+};
+
 /// Starts again, on the node the ring picks now, every restartable task of
 /// `node` (up to `max_epoch`) whose node is surely done with it (edge 7).
-void restart_lost(orchestrator_ptr self, const std::string& node,
-                  uint64_t max_epoch, uint64_t fence_id) {
+restarts restart_lost(orchestrator_ptr self, const std::string& node,
+                      uint64_t max_epoch, uint64_t fence_id) {
   auto& st = self->state;
+  restarts restarted;
   if (st.ring.empty())
-    return;
+    return restarted;
   std::vector<std::pair<std::string, uint64_t>> todo;
   st.table.for_each(node_time(self), [&](task_record& rec) {
     if (rec.running() && rec.node == node && rec.epoch <= max_epoch
@@ -1144,11 +1199,13 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
       continue; // Not placeable now; declared lost below.
     auto next = next_incarnation(self);
     if (!next)
-      return; // Stepping down: the next orchestrator decides.
+      return restarted; // Stepping down: the next orchestrator decides.
     auto epoch = *next;
-    auto rec = st.table.restart(t.first, t.second, target_node, epoch);
-    if (rec == nullptr)
+    auto old = st.table.find_running(t.first, t.second);
+    if (old == nullptr)
       continue;
+    restarted.notes.push_back(lost_note{old->status(), caf::actor{}, true});
+    auto rec = st.table.restart(t.first, t.second, target_node, epoch);
     count_restart(metrics_of(self));
     publish(self, event_kind::restarted, rec->status());
     settle(self, t.first, t.second, nullptr,
@@ -1161,16 +1218,9 @@ void restart_lost(orchestrator_ptr self, const std::string& node,
                       st.epoch,     rec->restart, rec->attempt,
                       st.node_gen[target_node], false,
                       order_key_for(self, target_node)};
-    auto name = rec->name;
-    self->request(target->second.registry, sync_timeout, spawn_atom::value,
-                  std::move(order))
-      .then(
-        [=](task_ref& ref) { confirm_start(self, name, epoch, ref.worker); },
-        [](caf::error&) {
-          // The registry refused (it also sent `refused`, handled there), or
-          // its node is gone too (then that node's fence decides).
-        });
+    restarted.orders.emplace_back(target->second.registry, std::move(order));
   }
+  return restarted;
 }
 
 /// Logs once that the table forgot finished tasks before their TTL: an
@@ -1210,11 +1260,10 @@ void tick(orchestrator_ptr self) {
     st.deferred_outcomes.clear();
     st.deferred_keys.clear();
     for (auto& d : deferred) {
-      // A member's own outcome: its registry reports it again (or the
-      // previous orchestrator acknowledged it, and sent its callback).
-      auto m = st.members.find(d.second.status.node);
-      if (m != st.members.end() && m->second.registry == d.first)
-        continue;
+      // A member's own outcome too: its registry reports it again, but it
+      // may be cut off by then and fenced (the task ended under its lease:
+      // restarted or declared lost, it got two callbacks; seed 47). If
+      // the previous orchestrator recorded it, the callback is the same.
       std::vector<registry_entry> one{std::move(d.second)};
       merge(self, d.first, one, true);
     }
@@ -1229,10 +1278,10 @@ void tick(orchestrator_ptr self) {
       auto why = "the node " + i->first
                  + (f.dropped ? " was unreachable for longer than its lease"
                               : " died");
-      restart_lost(self, i->first, f.max_epoch, f.id);
+      auto restarted = restart_lost(self, i->first, f.max_epoch, f.id);
+      auto notes = std::move(restarted.notes);
       auto lost = st.table.node_lost(i->first, now, f.max_epoch, why, f.id);
       ++st.node_gen[i->first];
-      std::vector<lost_note> notes;
       for (auto rec : lost) {
         settle(self, rec->name, rec->epoch, nullptr,
                make_error(errc::node_down, rec->name, rec->node));
@@ -1241,9 +1290,10 @@ void tick(orchestrator_ptr self) {
         else
           notes.push_back(lost_note{rec->status(), rec->callback});
       }
-      // Told once a majority of the voters keeps them ((h)).
+      // Told, and restarted, once a majority of the voters keeps them ((h)).
       if (!notes.empty())
-        open_round(self, std::move(notes), false);
+        st.restart_orders[open_round(self, std::move(notes), false)]
+          = std::move(restarted.orders);
       log_line{} << "dtask-orchestrator " << st.ctx->name << ": " << lost.size()
                  << " tasks of " << i->first << " lost: " << why;
       i = st.fences.erase(i);

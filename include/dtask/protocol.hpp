@@ -657,14 +657,18 @@ typename Inspector::result_type inspect(Inspector& f, refused_order& x) {
 
 /// A `lost` verdict an orchestrator reached on a task of a node it fenced
 /// (the task's status, as its callback gets it, and the callback).
+/// `restarted`: the incarnation was started again elsewhere instead (its
+/// own outcome is no news; its start is told by its last attempt).
 struct lost_note {
   task_status status;
   caf::actor callback;
+  bool restarted = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lost_note& x) {
-  return f(caf::meta::type_name("dtask.lost_note"), x.status, x.callback);
+  return f(caf::meta::type_name("dtask.lost_note"), x.status, x.callback,
+           x.restarted);
 }
 
 /// Orchestrator <-> voters' registries: `lost` verdicts of the orchestrator
