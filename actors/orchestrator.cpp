@@ -52,9 +52,8 @@
 //       running tasks are), and report the others again every second, so
 //       an outcome O recorded is not recorded again by O' (unless O's ack
 //       takes longer than M to arrive). Outcomes reported before then wait
-//       in O' (a registry may die before it reports them again): at
-//       T + L + M, those of a member whose registry is still the same are
-//       dropped (it reports them again), the others are recorded;
+//       in O' (a registry may die, or be cut off and fenced, before it
+//       reports them again) and are recorded at T + L + M (seed 47);
 //     - refuses starts of names that do not run in its table (unknown, or
 //       known as ended: O may have started them again) until T + 2L + M, unless
 //       it can account for every node O may have granted a lease to: each
@@ -710,8 +709,8 @@ void merge(orchestrator_ptr self, const registry_api& registry,
     // of its end; the fault suite saw it after an orchestrator's node died).
     // So does a member's own outcome, in case the member dies before
     // outcomes open: nobody else knows it then (the simulation found such
-    // starts without a callback). It is used only if its registry is no
-    // longer that member's by then (see `tick`).
+    // starts without a callback), or is cut off and fenced (its task was
+    // restarted, and both attempts told `done`: seed 47). See `tick`.
     auto outcome = [](const registry_entry& e) {
       return e.status.state != task_state::running;
     };
