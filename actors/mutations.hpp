@@ -33,10 +33,6 @@ enum class mutation : uint8_t {
   /// takeover that does not read them may tell the same starts another
   /// outcome).
   lost_told_before_kept,
-  /// The orchestrator tells a task's outcome (and acknowledges it) before a
-  /// majority of the voters keeps it (a later orchestrator, rebuilt from a
-  /// stale mirror, may fence the task it ended).
-  outcome_told_before_kept,
 };
 
 /// The active mutation; `none` in every real process.

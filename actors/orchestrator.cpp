@@ -137,17 +137,6 @@
 //     restart whose round no majority kept before its orchestrator died
 //     never runs: the next orchestrator marks the attempt `lost` without
 //     telling it (it cannot know whether the restart went out).
-//     Outcomes are verdicts too: a task's `done`/`failed`/`cancelled` is
-//     recorded at once (status, events) but its callback is told, and its
-//     registry's report acknowledged, only once a majority of the voters
-//     keeps it (without its result: voters keep what ended, not values).
-//     Until then a report of it again is not acknowledged, so if this
-//     orchestrator dies first the registry reports it to the next one. A
-//     takeover that adopted it records it ended (no result) and tells it
-//     when the registry reports it again (with its result). Without this,
-//     an outcome told and acknowledged was fenced by a later orchestrator
-//     rebuilt from a mirror that still showed the task running
-//     (`--mutate=outcome-told-before-kept`, seed 54).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -285,17 +274,6 @@ struct orchestrator_state {
   verdict_rounds verdicts;
   /// Voters whose verdicts are being read.
   std::set<std::string> reading_verdicts;
-  /// Outcomes recorded and not yet sent to the voters (see `keep_outcome`),
-  /// and the callbacks of rounds of outcomes, told once a round is kept.
-  std::vector<lost_note> outcome_notes;
-  std::vector<std::pair<caf::actor, task_status>> outcome_tells;
-  std::vector<std::pair<registry_api, task_key>> outcome_acks;
-  std::map<uint64_t, std::vector<std::pair<caf::actor, task_status>>>
-    kept_tells;
-  std::map<uint64_t, std::vector<std::pair<registry_api, task_key>>> kept_acks;
-  /// Outcomes recorded whose round no majority kept yet: not acknowledged
-  /// to anyone who reports them meanwhile.
-  std::set<std::pair<std::string, uint64_t>> unkept;
   /// Restarts' spawn orders, sent once the round of their previous
   /// attempts (by id) is kept.
   std::map<uint64_t, std::vector<std::pair<registry_api, spawn_order>>>
@@ -550,10 +528,6 @@ void deliver_callback(orchestrator_ptr self, task_record& rec) {
   }
 }
 
-void keep_outcome(orchestrator_ptr self, caf::actor callback,
-                  task_status status, const registry_api& registry);
-void send_outcomes(orchestrator_ptr self);
-
 /// Calls `k` with a copy of `rec` that holds the worker's handle: at once if
 /// the record has it, else once the task's registry answered `worker`
 /// (registries report tasks without handles: each handle shipped costs CAF
@@ -672,16 +646,12 @@ void merge_running(orchestrator_ptr self, const registry_api& registry,
 }
 
 /// An outcome a registry reports. Returns false if the registry must keep
-/// it (no acknowledgement now: an outcome recorded is acknowledged once a
-/// majority of the voters kept it).
-bool merge_outcome(orchestrator_ptr self, const registry_api& registry,
-                   registry_entry& e, const task_record* rec,
-                   clock_type::time_point now) {
+/// it (no acknowledgement).
+bool merge_outcome(orchestrator_ptr self, registry_entry& e,
+                   const task_record* rec, clock_type::time_point now) {
   auto& st = self->state;
   auto& name = e.order.name;
   auto epoch = e.order.epoch;
-  if (st.unkept.count(std::make_pair(name, epoch)) > 0)
-    return false; // Acknowledged once kept (the round is sent again).
   auto same = rec != nullptr && rec->epoch == epoch;
   if (!same && rec != nullptr && rec->epoch > epoch) {
     // An older incarnation; the table holds a newer one. Its end is news
@@ -708,16 +678,6 @@ bool merge_outcome(orchestrator_ptr self, const registry_api& registry,
                   // happen (a name starts only once the previous ended).
   if (!same && st.table.ended_here(name, epoch))
     return true; // Ended here before (e.g. restarted elsewhere: (h)).
-  if (same && !rec->running() && rec->state == e.status.state
-      && e.order.callback) {
-    // Reported again: the acknowledgement, or the callback of the
-    // orchestrator that recorded it (or whose verdict was taken over),
-    // may be lost. Told again, the same outcome, once kept again.
-    e.status.epoch = epoch;
-    e.status.token = e.order.token;
-    keep_outcome(self, e.order.callback, std::move(e.status), registry);
-    return false;
-  }
   if (!same) // Unknown here (a failover, or forgotten): record it.
     st.table.begin(name, e.status.node, epoch, e.order.token, e.order.callback)
       .attempt = e.order.attempt;
@@ -726,14 +686,11 @@ bool merge_outcome(orchestrator_ptr self, const registry_api& registry,
   auto ended = st.table.finish(name, epoch, e.status.state,
                                std::move(e.status.result),
                                std::move(e.status.reason), now);
-  if (ended == nullptr)
-    return true; // Recorded before (e.g. declared lost); the ack was lost.
-  settle(self, name, epoch, ended, caf::error{});
-  auto callback = std::move(ended->callback);
-  ended->callback = nullptr;
-  deliver_callback(self, *ended); // Events, metrics, stops; no callback.
-  keep_outcome(self, std::move(callback), ended->status(), registry);
-  return false;
+  if (ended != nullptr) {
+    settle(self, name, epoch, ended, caf::error{});
+    deliver_callback(self, *ended);
+  } // Else recorded before (e.g. declared lost); the ack was lost.
+  return true;
 }
 
 /// Takes over what a registry reports: running tasks this orchestrator did
@@ -798,10 +755,9 @@ void merge(orchestrator_ptr self, const registry_api& registry,
     }
     if (e.status.state == task_state::running)
       merge_running(self, registry, e, rec);
-    else if (merge_outcome(self, registry, e, rec, now))
+    else if (merge_outcome(self, e, rec, now))
       ack(self, registry, e.order.name, e.order.epoch);
   }
-  send_outcomes(self);
 }
 
 // -- verdicts kept by a majority ((h) above) ----------------------------------
@@ -816,8 +772,6 @@ void tell_verdict(orchestrator_ptr self, lost_note& note) {
   auto& s = note.status;
   if (note.restarted)
     return; // Its start is told by its last attempt.
-  if (s.state != task_state::lost)
-    return; // An outcome: told from its round (`kept_tells`), once.
   if (auto rec = st.table.ended(s.name, s.epoch)) {
     if (rec->state == task_state::lost)
       deliver_callback(self, *rec);
@@ -839,22 +793,6 @@ void round_kept(orchestrator_ptr self, uint64_t id, const std::string& voter) {
     return;
   for (auto& note : *notes)
     tell_verdict(self, note);
-  auto tells = st.kept_tells.find(id);
-  if (tells != st.kept_tells.end()) {
-    for (auto& t : tells->second) {
-      count_callback(metrics_of(self));
-      self->anon_send(t.first, t.second); // See deliver_callback.
-    }
-    st.kept_tells.erase(tells);
-  }
-  auto acks = st.kept_acks.find(id);
-  if (acks != st.kept_acks.end()) {
-    for (auto& a : acks->second) {
-      st.unkept.erase(std::make_pair(a.second.name, a.second.epoch));
-      ack(self, a.first, a.second.name, a.second.epoch);
-    }
-    st.kept_acks.erase(acks);
-  }
   auto orders = st.restart_orders.find(id);
   if (orders == st.restart_orders.end())
     return;
@@ -896,41 +834,6 @@ uint64_t open_round(orchestrator_ptr self, std::vector<lost_note> notes,
   return id;
 }
 
-/// An outcome recorded: its callback is told, and `registry` (which
-/// reported it) acknowledged, once a majority of the voters keeps it ((h)),
-/// so that no later orchestrator fences the task after it was told.
-void keep_outcome(orchestrator_ptr self, caf::actor callback,
-                  task_status status, const registry_api& registry) {
-  auto& st = self->state;
-  if (mutated(mutation::outcome_told_before_kept)) {
-    if (callback)
-      self->anon_send(callback, status);
-    ack(self, registry, status.name, status.epoch);
-    return;
-  }
-  st.outcome_acks.emplace_back(registry, task_key{status.name, status.epoch});
-  st.unkept.emplace(status.name, status.epoch);
-  if (callback)
-    st.outcome_tells.emplace_back(std::move(callback), status);
-  status.result = caf::message{}; // Voters keep what ended, not results.
-  status.progress = caf::message{};
-  st.outcome_notes.push_back(lost_note{std::move(status), caf::actor{}});
-}
-
-/// Sends the outcomes recorded since the last call as one round.
-void send_outcomes(orchestrator_ptr self) {
-  auto& st = self->state;
-  if (st.outcome_notes.empty())
-    return;
-  auto id = open_round(self, std::move(st.outcome_notes), false);
-  st.outcome_notes.clear();
-  if (!st.outcome_tells.empty())
-    st.kept_tells[id] = std::move(st.outcome_tells);
-  st.outcome_tells.clear();
-  st.kept_acks[id] = std::move(st.outcome_acks);
-  st.outcome_acks.clear();
-}
-
 /// A verdict adopted from a voter: the table says `lost` for it from now on
 /// (a report of the task's own outcome is acknowledged and dropped), and a
 /// worker still running it is stopped.
@@ -956,7 +859,8 @@ void apply_verdict(orchestrator_ptr self, const lost_note& note) {
   if (rec == nullptr || !rec->running())
     st.table.begin(s.name, s.node, s.epoch, s.token, note.callback).attempt
       = s.attempt;
-  st.table.finish(s.name, s.epoch, s.state, caf::message{}, s.reason, now);
+  st.table.finish(s.name, s.epoch, task_state::lost, caf::message{}, s.reason,
+                  now);
   auto m = st.members.find(s.node);
   if (m != st.members.end())
     ack(self, m->second.registry, s.name, s.epoch);

@@ -58,9 +58,6 @@ const std::vector<mutation_name>& mutation_names() {
     {"lost-told-before-kept", mutation::lost_told_before_kept,
      "a fenced node's tasks are told lost before a majority of the voters "
      "keeps the verdicts"},
-    {"outcome-told-before-kept", mutation::outcome_told_before_kept,
-     "a task's outcome is told and acknowledged before a majority of the "
-     "voters keeps it"},
   };
   return names;
 }
