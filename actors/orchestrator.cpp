@@ -842,21 +842,18 @@ void apply_verdict(orchestrator_ptr self, const lost_note& note) {
   auto& s = note.status;
   auto now = node_time(self);
   auto rec = st.table.find(s.name, now);
-  if (rec != nullptr && rec->epoch != s.epoch
-      && (rec->running() || rec->epoch > s.epoch)) {
-    // Another incarnation holds the name: this one's own outcome, reported
-    // late, is no news.
-    st.table.remember_ended(s.name, s.epoch, s.token, s.node, now);
-    return;
-  }
-  if (rec != nullptr && !rec->running() && rec->epoch == s.epoch)
+  auto running = rec != nullptr && rec->running();
+  if (rec != nullptr && !running && rec->epoch == s.epoch)
     return; // This one ended here already.
-  if (note.restarted && (rec == nullptr || !rec->running())) {
-    // Its next attempt is unknown here: its own outcome is still no news.
+  // Another incarnation holds the name, or (restarted) its next attempt is
+  // unknown here: this one's own outcome, reported late, is no news.
+  auto other = rec != nullptr && rec->epoch != s.epoch
+               && (running || rec->epoch > s.epoch);
+  if (other || (note.restarted && !running)) {
     st.table.remember_ended(s.name, s.epoch, s.token, s.node, now);
     return;
   }
-  if (rec == nullptr || !rec->running())
+  if (!running)
     st.table.begin(s.name, s.node, s.epoch, s.token, note.callback).attempt
       = s.attempt;
   st.table.finish(s.name, s.epoch, task_state::lost, caf::message{}, s.reason,
