@@ -17,6 +17,7 @@
 // the client at once.
 
 #include <algorithm>
+#include <memory>
 #include <atomic>
 #include <map>
 #include <unordered_map>
@@ -458,6 +459,18 @@ bool retryable(const caf::error& err) {
   return true;
 }
 
+/// A request's arguments for one attempt: a start's second or later
+/// attempt says so (`start_options::retry`).
+template <class T>
+const T& for_attempt(const T& x, bool) {
+  return x;
+}
+
+inline start_options for_attempt(start_options x, bool again) {
+  x.retry = again;
+  return x;
+}
+
 template <class Reply, class... Ts>
 caf::result<Reply> submit(client_ptr self, Ts... xs) {
   auto& st = self->state;
@@ -471,8 +484,10 @@ caf::result<Reply> submit(client_ptr self, Ts... xs) {
   // attempt or, if the first never ran, starts the task.
   auto timeout = std::min<std::chrono::milliseconds>(st.window,
                                                      attempt_timeout);
-  p.send = [self, id, timeout, xs...](const orchestrator_api& orch) {
-    self->request(orch, timeout, xs...)
+  auto attempts = std::make_shared<int>(0);
+  p.send = [self, id, timeout, attempts, xs...](const orchestrator_api& orch) {
+    auto again = (*attempts)++ > 0;
+    self->request(orch, timeout, for_attempt(xs, again)...)
       .then(
         [=](Reply& reply) {
           auto& st = self->state;

@@ -33,6 +33,28 @@ enum class mutation : uint8_t {
   /// takeover that does not read them may tell the same starts another
   /// outcome).
   lost_told_before_kept,
+  /// The orchestrator tells a task's outcome (and acknowledges it) before
+  /// a majority of the voters keeps it (a later orchestrator, rebuilt from
+  /// a stale mirror, may fence the task it ended).
+  outcome_told_before_kept,
+  /// A fence declares tasks lost without first reading the outcomes a
+  /// majority of the voters keep of them.
+  fence_without_reading,
+  /// A retry of a start unknown to the orchestrator runs at once, without
+  /// reading what the voters keep of its name.
+  retry_without_reading,
+  /// A read of the voters counts the answer of a voter whose process is
+  /// new and has not caught up (it forgot what its previous life kept).
+  forgetful_voter_counts,
+  /// A takeover keeps the verdicts it adopts without reading the outcomes
+  /// the voters keep of their tasks.
+  adoption_without_reading,
+  /// An older incarnation reported running (a stale mirror) is taken back
+  /// as running although the table holds a newer one, or ended it.
+  stale_incarnation_revived,
+  /// A fence declares lost, and restarts, a task whose start a later
+  /// incarnation (a retry of the same start) already ended and told.
+  told_start_fenced,
 };
 
 /// The active mutation; `none` in every real process.

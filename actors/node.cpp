@@ -126,6 +126,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<lost_note>("dtask.lost_note");
   cfg.add_message_type<std::vector<lost_note>>("dtask.lost_note_list");
   cfg.add_message_type<lost_verdicts>("dtask.lost_verdicts");
+  cfg.add_message_type<voter_dump>("dtask.voter_dump");
   cfg.add_message_type<refused_order>("dtask.refused_order");
   cfg.add_message_type<mirror_confirmation>("dtask.mirror_confirmation");
   cfg.add_message_type<mirror_update>("dtask.mirror_update");

@@ -136,7 +136,52 @@
 //     could not report it: both attempts were told `done`, seed 492). A
 //     restart whose round no majority kept before its orchestrator died
 //     never runs: the next orchestrator marks the attempt `lost` without
-//     telling it (it cannot know whether the restart went out).
+//     telling it (it cannot know whether the restart went out). A start
+//     that failed after its task was reported running (`refused`) is a
+//     verdict too (seed 183).
+//     Outcomes are kept as well, but not carried over by takeovers: a
+//     task's `done`/`failed`/`cancelled` is recorded at once (status,
+//     events), its callback told and its registry's report acknowledged
+//     only once a majority of the voters keeps it (`keepends`, without the
+//     result; each voter keeps the union of every orchestrator's outcomes
+//     for the TTL). Before a fence declares a task lost or restarts it, the
+//     orchestrator reads what a majority of the voters keep of it and of
+//     later incarnations of its name (`readends`; each voter read refuses
+//     outcomes of older orchestrators from then on). An outcome told was
+//     kept by a majority, which intersects the read: a voter of both kept
+//     it before the read (after, it refuses it), so the fence sees it and
+//     records that outcome instead, or, if a later incarnation with the
+//     same start token ended (a retry of the start ran as one), declares
+//     the task lost without telling it and does not restart it (seed 983:
+//     `--mutate=told-start-fenced`). Without
+//     this, a task told `done` was fenced by a later orchestrator rebuilt
+//     from a mirror that still showed it running (found at seed 54; now
+//     seeds 7 and 35 find them put back:
+//     `--mutate=outcome-told-before-kept`, `--mutate=fence-without-reading`).
+//     A takeover reads none of this: its cost does not grow with the
+//     outcomes of the last TTL. Until kept, a report of the outcome again
+//     is not acknowledged, so the registry reports it to the next
+//     orchestrator if this one dies first; one reported again after it was
+//     kept is kept and told again (clients drop the copy by its token).
+//     A retry of a start (`start_options::retry`, same token) that this
+//     orchestrator does not know reads the outcomes kept of its name the
+//     same way first: a start already told is answered as that
+//     incarnation, not run again (seed 591: `--mutate=retry-without-
+//     reading`). The verdicts a takeover adopts are checked against the
+//     outcomes kept of their tasks: an outcome recorded by a newer
+//     orchestrator (`lost_note::by`) means the verdict was never told
+//     (that orchestrator would have taken it over), and it is dropped.
+//     Voters keep no disk, and a voter whose process is new forgot what
+//     its previous life kept: its answers to reads (verdicts and outcomes)
+//     do not count toward a majority until it merged what a majority of
+//     the other voters keep (`voterdump`), the TTL passed since it began,
+//     or the first round's orchestrator synced it at its start (nothing
+//     was kept before: `voterfresh`). Without this, a fence's majority of
+//     answers included a voter that had restarted after keeping a `done`,
+//     and the fence told `lost` (seed 366: `--mutate=forgetful-voter-
+//     counts`). The price: after a voter restarts, reads wait for a
+//     majority of voters that remember (at once if the others are up; if
+//     they are not, up to `finished-ttl`).
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -163,6 +208,8 @@
 #include "quorum_tracker.hpp"
 #include "recent_set.hpp"
 #include "verdict_rounds.hpp"
+#include "outcome_rounds.hpp"
+#include "end_reads.hpp"
 #include "wire_size.hpp"
 #include "dtask/errors.hpp"
 #include "dtask/names.hpp"
@@ -226,6 +273,32 @@ struct fence {
   /// registry under this orchestrator's lease, and the fence skips it
   /// (`task_record::vouched`).
   uint64_t id = 0;
+  /// Tasks whose outcomes were read from a majority of the voters before
+  /// the fence declares them lost ((h)), and the read on the way (0: none).
+  std::set<std::pair<std::string, uint64_t>> read{};
+  uint64_t reading = 0;
+  /// Tasks whose start a later incarnation of the name (a retry of the
+  /// same start) ended, as the voters keep: declared lost without a
+  /// callback, and not restarted (their start was told once already).
+  std::set<std::pair<std::string, uint64_t>> told_later{};
+};
+
+/// A retry of a start this orchestrator does not know, waiting for what a
+/// majority of the voters keep of its name ((h), `start_after_reading`).
+struct retry_read {
+  std::string type;
+  caf::message args;
+  start_options opts;
+  caf::typed_response_promise<task_ref> promise;
+  clock_type::time_point opened;
+};
+
+/// What waits for a round of outcomes to be kept by a majority ((h)): the
+/// callback to tell, and the registry whose report to acknowledge.
+struct outcome_told {
+  caf::actor callback;
+  task_status status;
+  registry_api registry;
 };
 
 struct orchestrator_state {
@@ -274,6 +347,22 @@ struct orchestrator_state {
   verdict_rounds verdicts;
   /// Voters whose verdicts are being read.
   std::set<std::string> reading_verdicts;
+  /// Outcomes on the way to a majority of the voters before they are told,
+  /// and fences' reads of the outcomes the voters keep ((h)), with the
+  /// node and fence id of each read.
+  outcome_rounds<outcome_told> outcomes;
+  end_reads fence_reads;
+  std::map<uint64_t, std::pair<std::string, uint64_t>> reading_fences;
+  /// Retries of starts waiting for such a read, by read id (at most
+  /// `max_pending_reads`).
+  std::map<uint64_t, retry_read> retry_reads;
+  /// The first round's orchestrator until it goes live: every registry it
+  /// syncs meanwhile kept no outcome before (see lost_note_store.hpp).
+  bool fresh_round = false;
+  /// A takeover's adopted verdicts while it reads the outcomes kept of
+  /// their tasks (`adoption_read_done`), and that read's id (0: none).
+  std::vector<lost_note> adopted;
+  uint64_t adoption_read = 0;
   /// Restarts' spawn orders, sent once the round of their previous
   /// attempts (by id) is kept.
   std::map<uint64_t, std::vector<std::pair<registry_api, spawn_order>>>
@@ -629,9 +718,14 @@ void merge_running(orchestrator_ptr self, const registry_api& registry,
       settle(self, name, epoch, confirmed, caf::error{});
     }
     vouch(self, e, rec);
-  } else if (same || (rec != nullptr && rec->running())) {
-    // Already declared over (lost), or another incarnation holds the name:
-    // this one must not run on.
+  } else if (same || (rec != nullptr && rec->running())
+             || (!mutated(mutation::stale_incarnation_revived)
+                 && ((rec != nullptr && rec->epoch > epoch)
+                     || st.table.ended_here(name, epoch)))) {
+    // Already declared over (lost, restarted), or another incarnation holds
+    // the name, or a newer one ran: this one must not run on (a stale
+    // mirror revived a restarted attempt, whose late `done` was told as a
+    // second outcome: seed 564).
     ack(self, registry, name, epoch);
   } else {
     auto& r = st.table.begin(name, e.status.node, epoch, e.order.token,
@@ -645,13 +739,20 @@ void merge_running(orchestrator_ptr self, const registry_api& registry,
   }
 }
 
+void keep_outcome(orchestrator_ptr self, caf::actor callback,
+                  task_status status, const registry_api& registry);
+
 /// An outcome a registry reports. Returns false if the registry must keep
-/// it (no acknowledgement).
-bool merge_outcome(orchestrator_ptr self, registry_entry& e,
-                   const task_record* rec, clock_type::time_point now) {
+/// it (no acknowledgement now: an outcome recorded is acknowledged once a
+/// majority of the voters keeps it, (h)).
+bool merge_outcome(orchestrator_ptr self, const registry_api& registry,
+                   registry_entry& e, const task_record* rec,
+                   clock_type::time_point now) {
   auto& st = self->state;
   auto& name = e.order.name;
   auto epoch = e.order.epoch;
+  if (st.outcomes.pending(name, epoch))
+    return false; // Acknowledged once kept.
   auto same = rec != nullptr && rec->epoch == epoch;
   if (!same && rec != nullptr && rec->epoch > epoch) {
     // An older incarnation; the table holds a newer one. Its end is news
@@ -665,19 +766,28 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
     auto restarted = e.order.token != 0
                      && (rec->token == e.order.token
                          || st.table.ended_start(e.order.token) != nullptr);
-    if (!st.table.ended_here(name, epoch) && e.order.callback && !restarted) {
-      e.status.epoch = epoch;
-      e.status.token = e.order.token;
-      count_callback(metrics_of(self));
-      self->anon_send(e.order.callback, e.status); // See deliver_callback.
-    }
-    return true;
+    if (st.table.ended_here(name, epoch) || !e.order.callback || restarted)
+      return true;
+    e.status.epoch = epoch;
+    e.status.token = e.order.token;
+    keep_outcome(self, e.order.callback, std::move(e.status), registry);
+    return false;
   }
   if (!same && rec != nullptr && rec->running())
     return false; // A newer outcome while an older incarnation runs: cannot
                   // happen (a name starts only once the previous ended).
   if (!same && st.table.ended_here(name, epoch))
     return true; // Ended here before (e.g. restarted elsewhere: (h)).
+  if (same && !rec->running() && rec->state == e.status.state
+      && e.order.callback) {
+    // Reported again: the acknowledgement may be lost, or the callback (an
+    // orchestrator that kept it died before telling it, and a fence here
+    // found it kept). Told again, once kept again (clients drop copies).
+    e.status.epoch = epoch;
+    e.status.token = e.order.token;
+    keep_outcome(self, e.order.callback, std::move(e.status), registry);
+    return false;
+  }
   if (!same) // Unknown here (a failover, or forgotten): record it.
     st.table.begin(name, e.status.node, epoch, e.order.token, e.order.callback)
       .attempt = e.order.attempt;
@@ -686,12 +796,19 @@ bool merge_outcome(orchestrator_ptr self, registry_entry& e,
   auto ended = st.table.finish(name, epoch, e.status.state,
                                std::move(e.status.result),
                                std::move(e.status.reason), now);
-  if (ended != nullptr) {
-    settle(self, name, epoch, ended, caf::error{});
-    deliver_callback(self, *ended);
-  } // Else recorded before (e.g. declared lost); the ack was lost.
-  return true;
+  if (ended == nullptr)
+    return true; // Recorded before (e.g. declared lost); the ack was lost.
+  settle(self, name, epoch, ended, caf::error{});
+  auto callback = std::move(ended->callback);
+  ended->callback = nullptr;
+  deliver_callback(self, *ended); // Events, metrics, stops; no callback.
+  keep_outcome(self, std::move(callback), ended->status(), registry);
+  return false;
 }
+
+void send_outcomes(orchestrator_ptr self);
+void send_outcome_round(orchestrator_ptr self, uint64_t id);
+void send_fence_read(orchestrator_ptr self, uint64_t id);
 
 /// Takes over what a registry reports: running tasks this orchestrator did
 /// not know (after a failover or a join), outcomes not yet acknowledged, and
@@ -755,9 +872,10 @@ void merge(orchestrator_ptr self, const registry_api& registry,
     }
     if (e.status.state == task_state::running)
       merge_running(self, registry, e, rec);
-    else if (merge_outcome(self, e, rec, now))
+    else if (merge_outcome(self, registry, e, rec, now))
       ack(self, registry, e.order.name, e.order.epoch);
   }
+  send_outcomes(self);
 }
 
 // -- verdicts kept by a majority ((h) above) ----------------------------------
@@ -801,27 +919,35 @@ void round_kept(orchestrator_ptr self, uint64_t id, const std::string& voter) {
   st.restart_orders.erase(orders);
 }
 
-/// Sends round `id` to every voter that did not keep it yet.
-void send_round(orchestrator_ptr self, uint64_t id) {
+/// Sends round `r` (`atom`: of verdicts or of outcomes) to every voter
+/// that did not keep it yet; `kept(voter)` once one did.
+template <class Atom, class Kept>
+void send_to_voters(orchestrator_ptr self, Atom atom,
+                    const verdict_rounds::round& r, Kept kept) {
   auto& st = self->state;
-  auto r = st.verdicts.find(id);
-  if (r == nullptr)
-    return;
   for (auto& kvp : st.members) {
     auto node = kvp.first;
-    if (!st.ctx->is_voter(node) || r->kept_by.count(node) > 0)
+    if (!st.ctx->is_voter(node) || r.kept_by.count(node) > 0)
       continue;
-    self->request(kvp.second.registry, sync_timeout, note_lost_atom::value,
-                  r->verdicts)
+    self->request(kvp.second.registry, sync_timeout, atom, r.verdicts)
       .then(
-        [=](bool kept) {
-          if (kept)
-            round_kept(self, id, node);
+        [=](bool ok) {
+          if (ok)
+            kept(node);
         },
         [](caf::error&) {
           // Sent again with the round's next turn (`tick`).
         });
   }
+}
+
+/// Sends round `id` to every voter that did not keep it yet.
+void send_round(orchestrator_ptr self, uint64_t id) {
+  if (auto r = self->state.verdicts.find(id))
+    send_to_voters(self, note_lost_atom::value, *r,
+                   [=](const std::string& voter) {
+                     round_kept(self, id, voter);
+                   });
 }
 
 /// Verdicts to be kept by a majority before they are told. Returns the
@@ -832,6 +958,74 @@ uint64_t open_round(orchestrator_ptr self, std::vector<lost_note> notes,
                                       node_time(self));
   send_round(self, id);
   return id;
+}
+
+// -- outcomes kept by a majority ((h) above) ----------------------------------
+
+/// An outcome recorded (or reported again): its callback is told, and
+/// `registry` (which reported it) acknowledged, once a majority of the
+/// voters keeps it, so that no later fence declares the task lost after it
+/// was told.
+void keep_outcome(orchestrator_ptr self, caf::actor callback,
+                  task_status status, const registry_api& registry) {
+  if (mutated(mutation::outcome_told_before_kept)) {
+    if (callback) {
+      count_callback(metrics_of(self));
+      self->anon_send(callback, status); // See deliver_callback.
+    }
+    ack(self, registry, status.name, status.epoch);
+    return;
+  }
+  lost_note note{status, caf::actor{}, false, self->state.epoch};
+  note.status.result = caf::message{}; // Voters keep what ended, not values.
+  note.status.progress = caf::message{};
+  self->state.outcomes.add(std::move(note),
+                           outcome_told{std::move(callback), std::move(status),
+                                        registry});
+}
+
+void outcome_round_kept(orchestrator_ptr self, uint64_t id,
+                        const std::string& voter) {
+  for (auto& t : self->state.outcomes.kept(id, voter)) {
+    if (t.callback) {
+      count_callback(metrics_of(self));
+      self->anon_send(t.callback, t.status); // See deliver_callback.
+    }
+    ack(self, t.registry, t.status.name, t.status.epoch);
+  }
+}
+
+void send_outcome_round(orchestrator_ptr self, uint64_t id) {
+  if (auto r = self->state.outcomes.find(id))
+    send_to_voters(self, keep_ends_atom::value, *r,
+                   [=](const std::string& voter) {
+                     outcome_round_kept(self, id, voter);
+                   });
+}
+
+/// Sends the outcomes recorded since the last call as one round.
+void send_outcomes(orchestrator_ptr self) {
+  if (auto id = self->state.outcomes.flush(node_time(self)))
+    send_outcome_round(self, id);
+}
+
+/// An outcome a majority of the voters may keep, found by a fence's read:
+/// the task ended so, whatever a stale mirror said, and the fence skips it.
+/// Not told here: the orchestrator that kept it told it, or (if it died
+/// first) the task's registry reports it again, with its result, and it is
+/// told then.
+void adopt_end(orchestrator_ptr self, const lost_note& note) {
+  auto& st = self->state;
+  auto& s = note.status;
+  if (st.table.find_running(s.name, s.epoch) == nullptr)
+    return;
+  auto ended = st.table.finish(s.name, s.epoch, s.state, caf::message{},
+                               s.reason, node_time(self));
+  if (ended == nullptr)
+    return;
+  ended->callback = nullptr;
+  settle(self, s.name, s.epoch, ended, caf::error{});
+  deliver_callback(self, *ended); // Events, metrics, stops; no callback.
 }
 
 /// A verdict adopted from a voter: the table says `lost` for it from now on
@@ -866,16 +1060,57 @@ void apply_verdict(orchestrator_ptr self, const lost_note& note) {
 /// Once a majority of the voters answered a takeover's read: their newest
 /// verdicts become this orchestrator's, kept by a majority before outcomes
 /// open.
+void take_over_verdicts(orchestrator_ptr self, std::vector<lost_note> notes);
+
 void adopt_verdicts(orchestrator_ptr self) {
   auto& st = self->state;
   if (!st.verdicts.ready_to_adopt())
     return;
   auto notes = st.verdicts.adopt();
+  if (notes.empty() || mutated(mutation::adoption_without_reading)) {
+    take_over_verdicts(self, std::move(notes));
+    return;
+  }
+  std::vector<task_key> keys;
+  for (auto& note : notes)
+    keys.push_back(task_key{note.status.name, note.status.epoch});
+  st.adoption_read = st.fence_reads.open(std::move(keys), node_time(self));
+  st.adopted = std::move(notes);
+  send_fence_read(self, st.adoption_read);
+}
+
+/// The verdicts a takeover adopts become its own: applied to the table and
+/// kept by a majority as its first round.
+void take_over_verdicts(orchestrator_ptr self, std::vector<lost_note> notes) {
+  auto& st = self->state;
   for (auto& note : notes)
     apply_verdict(self, note);
   log_line{true} << "dtask-orchestrator " << st.ctx->name << ": adopted "
                  << notes.size() << " lost verdicts";
   open_round(self, std::move(notes), true);
+}
+
+/// The outcomes a majority of the voters keep of the adopted verdicts'
+/// tasks: a verdict that an outcome recorded by a newer orchestrator
+/// contradicts was never told (that orchestrator would have taken it over
+/// instead), and is dropped; the outcome was (a voter that restarted may
+/// have forgotten the newer orchestrator's verdicts, so that an older set
+/// looked newest: seed 808).
+void adoption_read_done(orchestrator_ptr self,
+                        const std::vector<lost_note>& found) {
+  auto& st = self->state;
+  auto notes = std::move(st.adopted);
+  st.adopted.clear();
+  st.adoption_read = 0;
+  auto overturned = [&](const lost_note& note) {
+    return std::any_of(found.begin(), found.end(), [&](const lost_note& end) {
+      return end.status.name == note.status.name
+             && end.status.epoch == note.status.epoch && end.by > note.by;
+    });
+  };
+  notes.erase(std::remove_if(notes.begin(), notes.end(), overturned),
+              notes.end());
+  take_over_verdicts(self, std::move(notes));
 }
 
 /// A takeover reads the verdicts voter `m` keeps (it follows this
@@ -890,6 +1125,8 @@ void read_verdicts(orchestrator_ptr self, const member& m) {
     .then(
       [=](lost_verdicts& v) {
         self->state.reading_verdicts.erase(node);
+        if (mutated(mutation::forgetful_voter_counts))
+          v.complete = true;
         self->state.verdicts.read(node, std::move(v));
         adopt_verdicts(self);
       },
@@ -902,6 +1139,10 @@ void verdicts_tick(orchestrator_ptr self) {
   auto& st = self->state;
   for (auto id : st.verdicts.due(node_time(self), sync_timeout))
     send_round(self, id);
+  for (auto id : st.outcomes.due(node_time(self), sync_timeout))
+    send_outcome_round(self, id);
+  for (auto id : st.fence_reads.due(node_time(self), sync_timeout))
+    send_fence_read(self, id);
   if (!st.verdicts.reading())
     return;
   for (auto& node : st.synced) {
@@ -927,6 +1168,8 @@ void sync_member(orchestrator_ptr self, const member& m,
       [=](std::vector<registry_entry>& entries) {
         // Syncing is following: the answer counts as a quorum answer.
         self->state.synced.insert(m.node);
+        if (self->state.fresh_round) // Nothing was kept before ((h)).
+          self->send(registry, voter_fresh_atom::value, self->state.epoch);
         quorum_ack(self, m.node, sent);
         merge(self, registry, entries);
         read_verdicts(self, m);
@@ -1051,6 +1294,77 @@ caf::optional<uint64_t> next_incarnation(orchestrator_ptr self) {
   return caf::none;
 }
 
+/// A retry of a start this orchestrator does not know: its first attempt
+/// may have run under an earlier orchestrator, been told its end, and been
+/// forgotten by its node. What a majority of the voters keep of the name is
+/// read first ((h)); a start told by one of its incarnations is answered as
+/// that one, else it starts as a first attempt would (seed 1207: a retry
+/// after a failover ran the task again and told its start `done` twice).
+caf::result<task_ref> start_after_reading(orchestrator_ptr self,
+                                          std::string& type,
+                                          caf::message& args,
+                                          start_options& opts) {
+  auto& st = self->state;
+  if (st.retry_reads.size() >= max_pending_reads)
+    return make_error(errc::no_quorum, "too many retried starts wait for "
+                                       "the voters; try again");
+  auto now = node_time(self);
+  auto rp = self->make_response_promise<task_ref>();
+  auto id = st.fence_reads.open({task_key{opts.name, 0}}, now);
+  st.retry_reads.emplace(id, retry_read{std::move(type), std::move(args),
+                                        std::move(opts), rp, now});
+  send_fence_read(self, id);
+  return rp;
+}
+
+/// The voters answered a retry's read: answered as the incarnation that
+/// ran it, or started anew (through this actor's own mailbox: the start
+/// may be delegated to a registry, which answers the retry's caller here).
+void retry_read_done(orchestrator_ptr self, uint64_t id,
+                     const std::vector<lost_note>& found) {
+  auto i = self->state.retry_reads.find(id);
+  auto r = std::move(i->second);
+  self->state.retry_reads.erase(i);
+  for (auto& note : found)
+    if (note.status.token == r.opts.token) {
+      r.promise.deliver(task_ref{note.status.name, note.status.node,
+                                 caf::actor{}, note.status.epoch});
+      return;
+    }
+  r.opts.retry = false;
+  auto rp = r.promise;
+  auto me = caf::actor_cast<orchestrator_internal_api>(self);
+  self->request(me, sync_timeout, start_atom::value, std::move(r.type),
+                std::move(r.args), std::move(r.opts))
+    .then([rp](task_ref& ref) mutable { rp.deliver(std::move(ref)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+/// Retries whose read no majority answered in time: refused, as a start
+/// without a majority is (the client tries again).
+void expire_retry_reads(orchestrator_ptr self) {
+  auto& st = self->state;
+  auto now = node_time(self);
+  for (auto i = st.retry_reads.begin(); i != st.retry_reads.end();) {
+    if (i->second.opened + sync_timeout > now) {
+      ++i;
+      continue;
+    }
+    st.fence_reads.cancel(i->first);
+    i->second.promise.deliver(make_error(
+      errc::no_quorum, "a majority of the voters did not answer in time"));
+    i = st.retry_reads.erase(i);
+  }
+}
+
+/// A retry of a start whose name does not run here under another start:
+/// read first (`start_after_reading`).
+bool unknown_retry(const start_options& opts, const task_record* rec) {
+  return opts.retry && opts.token != 0
+         && !mutated(mutation::retry_without_reading)
+         && (rec == nullptr || !rec->running());
+}
+
 caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
                             caf::message& args, start_options& opts) {
   auto& st = self->state;
@@ -1082,6 +1396,8 @@ caf::result<task_ref> start(orchestrator_ptr self, std::string& type,
     if (auto ended = st.table.ended_start(opts.token))
       if (ended->name == opts.name)
         return *ended;
+  if (!same_attempt && unknown_retry(opts, rec))
+    return start_after_reading(self, type, args, opts);
   if (same_attempt
       && (!rec->running() || (rec->confirmed && !opts.want_worker)))
     return make_ref(*rec, opts.want_worker);
@@ -1177,15 +1493,16 @@ struct restarts {
 /// Starts again, on the node the ring picks now, every restartable task of
 /// `node` (up to `max_epoch`) whose node is surely done with it (edge 7).
 restarts restart_lost(orchestrator_ptr self, const std::string& node,
-                      uint64_t max_epoch, uint64_t fence_id) {
+                      const fence& f) {
   auto& st = self->state;
   restarts restarted;
   if (st.ring.empty())
     return restarted;
   std::vector<std::pair<std::string, uint64_t>> todo;
   st.table.for_each(node_time(self), [&](task_record& rec) {
-    if (rec.running() && rec.node == node && rec.epoch <= max_epoch
-        && rec.vouched != fence_id && rec.restartable())
+    if (rec.running() && rec.node == node && rec.epoch <= f.max_epoch
+        && rec.vouched != f.id && rec.restartable()
+        && f.told_later.count(std::make_pair(rec.name, rec.epoch)) == 0)
       todo.emplace_back(rec.name, rec.epoch);
   });
   for (auto& t : todo) {
@@ -1200,7 +1517,8 @@ restarts restart_lost(orchestrator_ptr self, const std::string& node,
     auto old = st.table.find_running(t.first, t.second);
     if (old == nullptr)
       continue;
-    restarted.notes.push_back(lost_note{old->status(), caf::actor{}, true});
+    restarted.notes.push_back(
+      lost_note{old->status(), caf::actor{}, true, st.epoch});
     auto rec = st.table.restart(t.first, t.second, target_node, epoch);
     count_restart(metrics_of(self));
     publish(self, event_kind::restarted, rec->status());
@@ -1241,6 +1559,153 @@ void ping_voters(orchestrator_ptr self) {
       self->send(kvp.second.registry, quorum_atom::value, st.epoch, now);
 }
 
+/// A fence that is due: the node's tasks (up to its `max_epoch`, except
+/// those vouched for since) are restarted or declared lost, told once a
+/// majority of the voters keeps the verdicts ((h)).
+void declare_lost(orchestrator_ptr self, const std::string& node,
+                  const fence& f) {
+  auto& st = self->state;
+  auto why = "the node " + node
+             + (f.dropped ? " was unreachable for longer than its lease"
+                          : " died");
+  auto restarted = restart_lost(self, node, f);
+  auto notes = std::move(restarted.notes);
+  auto lost = st.table.node_lost(node, node_time(self), f.max_epoch, why, f.id);
+  ++st.node_gen[node];
+  for (auto rec : lost) {
+    settle(self, rec->name, rec->epoch, nullptr,
+           make_error(errc::node_down, rec->name, rec->node));
+    if (f.told_later.count(std::make_pair(rec->name, rec->epoch)) > 0)
+      rec->callback = nullptr;
+    if (mutated(mutation::lost_told_before_kept))
+      deliver_callback(self, *rec);
+    else
+      notes.push_back(lost_note{rec->status(), rec->callback, false, st.epoch});
+  }
+  // Told, and restarted, once a majority of the voters keeps them ((h)).
+  if (!notes.empty())
+    st.restart_orders[open_round(self, std::move(notes), false)]
+      = std::move(restarted.orders);
+  log_line{} << "dtask-orchestrator " << st.ctx->name << ": " << lost.size()
+             << " tasks of " << node << " lost: " << why;
+}
+
+/// Whether the outcomes a majority of the voters keep were read for every
+/// task fence `f` of `node` would declare lost ((h)); if not, a read of
+/// those is sent (one read at a time per fence).
+bool outcomes_read(orchestrator_ptr self, const std::string& node, fence& f) {
+  if (mutated(mutation::fence_without_reading))
+    return true;
+  auto& st = self->state;
+  std::vector<task_key> unread;
+  st.table.for_each(node_time(self), [&](task_record& rec) {
+    if (rec.running() && rec.node == node && rec.epoch <= f.max_epoch
+        && rec.vouched != f.id
+        && f.read.count(std::make_pair(rec.name, rec.epoch)) == 0)
+      unread.push_back(task_key{rec.name, rec.epoch});
+  });
+  if (unread.empty())
+    return true;
+  if (f.reading == 0) {
+    f.reading = st.fence_reads.open(std::move(unread), node_time(self));
+    st.reading_fences[f.reading] = std::make_pair(node, f.id);
+    send_fence_read(self, f.reading);
+  }
+  return false;
+}
+
+/// Fences whose time came, once what the voters keep of their tasks'
+/// outcomes was read.
+void run_fences(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (!outcomes_open(self))
+    return;
+  auto now = node_time(self);
+  for (auto i = st.fences.begin(); i != st.fences.end();) {
+    auto& f = i->second;
+    if ((f.dropped && now < st.quorum.fence_time(*f.dropped))
+        || !outcomes_read(self, i->first, f)) {
+      ++i;
+      continue;
+    }
+    declare_lost(self, i->first, f);
+    i = st.fences.erase(i);
+  }
+}
+
+void retry_read_done(orchestrator_ptr self, uint64_t id,
+                     const std::vector<lost_note>& found);
+void adoption_read_done(orchestrator_ptr self,
+                        const std::vector<lost_note>& found);
+
+/// Whether the start of running task `key` was told by a later incarnation
+/// of its name (a retry of the same start ran as one) among `found`.
+bool told_later(orchestrator_ptr self, const task_key& key,
+                const std::vector<lost_note>& found) {
+  auto rec = self->state.table.find_running(key.name, key.epoch);
+  if (rec == nullptr || rec->token == 0
+      || mutated(mutation::told_start_fenced))
+    return false;
+  for (auto& note : found)
+    if (note.status.name == key.name && note.status.epoch > key.epoch
+        && note.status.token == rec->token)
+      return true;
+  return false;
+}
+
+/// A majority answered a fence's read: the outcomes found end their tasks,
+/// and the fence may go on.
+void fence_read_done(orchestrator_ptr self, uint64_t id,
+                     end_reads::result& res) {
+  auto& st = self->state;
+  if (st.retry_reads.count(id) > 0)
+    return retry_read_done(self, id, res.found);
+  if (id == st.adoption_read)
+    return adoption_read_done(self, res.found);
+  auto owner = st.reading_fences.find(id);
+  if (owner == st.reading_fences.end())
+    return;
+  auto f = st.fences.find(owner->second.first);
+  if (f != st.fences.end() && f->second.id == owner->second.second) {
+    for (auto& key : res.keys) {
+      f->second.read.emplace(key.name, key.epoch);
+      if (told_later(self, key, res.found))
+        f->second.told_later.emplace(key.name, key.epoch);
+    }
+    f->second.reading = 0;
+  }
+  for (auto& note : res.found)
+    adopt_end(self, note);
+  st.reading_fences.erase(owner);
+  run_fences(self);
+}
+
+/// Sends fence read `id` to every voter that did not answer it yet.
+void send_fence_read(orchestrator_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto r = st.fence_reads.find(id);
+  if (r == nullptr)
+    return;
+  for (auto& kvp : st.members) {
+    auto node = kvp.first;
+    if (!st.ctx->is_voter(node) || r->answered.count(node) > 0)
+      continue;
+    self->request(kvp.second.registry, sync_timeout, read_ends_atom::value,
+                  st.epoch, r->keys)
+      .then(
+        [=](lost_verdicts& v) {
+          auto counts = v.complete || mutated(mutation::forgetful_voter_counts);
+          auto res = self->state.fence_reads.answer(id, node, counts,
+                                                    std::move(v.notes));
+          if (res)
+            fence_read_done(self, id, *res);
+        },
+        [](caf::error&) {
+          // Sent again with the read's next turn (`tick`).
+        });
+  }
+}
+
 /// Every lease interval: quorum pings, fences that are due, and (every
 /// second) the TTL of finished tasks.
 void tick(orchestrator_ptr self) {
@@ -1251,6 +1716,7 @@ void tick(orchestrator_ptr self) {
   st.read_round_sent = false;
   expire_reads(self);
   expire_stops(self);
+  expire_retry_reads(self);
   if (outcomes_open(self) && !st.deferred_outcomes.empty()) {
     auto deferred = std::move(st.deferred_outcomes);
     st.deferred_outcomes.clear();
@@ -1264,37 +1730,7 @@ void tick(orchestrator_ptr self) {
       merge(self, d.first, one, true);
     }
   }
-  if (outcomes_open(self)) {
-    for (auto i = st.fences.begin(); i != st.fences.end();) {
-      auto& f = i->second;
-      if (f.dropped && now < st.quorum.fence_time(*f.dropped)) {
-        ++i;
-        continue;
-      }
-      auto why = "the node " + i->first
-                 + (f.dropped ? " was unreachable for longer than its lease"
-                              : " died");
-      auto restarted = restart_lost(self, i->first, f.max_epoch, f.id);
-      auto notes = std::move(restarted.notes);
-      auto lost = st.table.node_lost(i->first, now, f.max_epoch, why, f.id);
-      ++st.node_gen[i->first];
-      for (auto rec : lost) {
-        settle(self, rec->name, rec->epoch, nullptr,
-               make_error(errc::node_down, rec->name, rec->node));
-        if (mutated(mutation::lost_told_before_kept))
-          deliver_callback(self, *rec);
-        else
-          notes.push_back(lost_note{rec->status(), rec->callback});
-      }
-      // Told, and restarted, once a majority of the voters keeps them ((h)).
-      if (!notes.empty())
-        st.restart_orders[open_round(self, std::move(notes), false)]
-          = std::move(restarted.orders);
-      log_line{} << "dtask-orchestrator " << st.ctx->name << ": " << lost.size()
-                 << " tasks of " << i->first << " lost: " << why;
-      i = st.fences.erase(i);
-    }
-  }
+  run_fences(self);
   if (++st.ticks % 10 == 0)
     st.table.expire(now);
   note_finished_bound(self);
@@ -1557,8 +1993,15 @@ void order_refused(orchestrator_ptr self, const refused_order& x) {
     auto ended = st.table.finish(x.name, x.epoch, task_state::lost, {},
                                  why + self->system().render(x.reason),
                                  node_time(self));
-    if (ended != nullptr)
+    // A verdict like a fence's: told once a majority keeps it ((h)); a
+    // later orchestrator rebuilt from a mirror that still shows the task
+    // must not restart it and tell its start `done` (seed 183).
+    if (ended != nullptr && mutated(mutation::lost_told_before_kept))
       deliver_callback(self, *ended);
+    else if (ended != nullptr)
+      open_round(self,
+                 {lost_note{ended->status(), ended->callback, false, st.epoch}},
+                 false);
     return;
   }
   st.table.abort(x.name, x.epoch);
@@ -1576,6 +2019,7 @@ void go_live(orchestrator_ptr self) {
   if (st.live || !st.syncing.empty())
     return;
   st.live = true;
+  st.fresh_round = false;
   st.cover = coverage::decide(st.have_mirrored_lists, st.cover_required,
                               st.synced, st.cover_promises);
   if (st.quorum.takeover() && !st.cover.covered)
@@ -1679,6 +2123,9 @@ void init(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   // by a node that sees every voter, none of which knows an epoch: (e)).
   st.quorum = quorum_tracker{st.ctx->quorum(), (epoch >> 8) > 1};
   st.verdicts = verdict_rounds{st.ctx->quorum(), st.quorum.takeover(), epoch};
+  st.fresh_round = !st.quorum.takeover();
+  st.outcomes = outcome_rounds<outcome_told>{st.ctx->quorum(), epoch};
+  st.fence_reads = end_reads{st.ctx->quorum()};
 }
 
 // -- guarded handlers: each checks who may send its message and whether it

@@ -81,6 +81,9 @@ struct registry_state {
   node_context_ptr ctx;
   /// The orchestrators' `lost` verdicts this voter keeps ((h)).
   lost_note_store lost_notes;
+  /// Voter -> when its outcomes were last asked for (while this voter's
+  /// are not complete: `catch_up_ends`).
+  std::map<std::string, clock_type::time_point> ends_asked;
   /// The latest progress of running tasks, not yet sent to the
   /// orchestrator (by name; at most one per running task).
   std::unordered_map<std::string, task_progress> progress;
@@ -483,6 +486,10 @@ void launch_waiting(registry_ptr self,
       if (st.orchestrator.handle)
         self->send(st.orchestrator.handle, refused_atom::value,
                    refused_order{key.name, key.epoch, err});
+      if (st.mirror_to) { // A mirror may hold it (a full update): it never ran.
+        st.mirror_removals.push_back(key);
+        schedule_flush(self);
+      }
     }
     rp.deliver(std::move(err));
     return;
@@ -787,6 +794,8 @@ void resend_outcomes(registry_ptr self) {
   });
 }
 
+void catch_up_ends(registry_ptr self);
+
 /// Every lease interval: the lease, parked orders, the leave, promise
 /// requests to the origins mirroring here, and a lease request.
 void tick(registry_ptr self) {
@@ -804,6 +813,7 @@ void tick(registry_ptr self) {
   check_leave(self);
   send_progress(self);
   st.lost_notes.expire(node_time(self));
+  catch_up_ends(self);
   auto now_ns = mono_ns(node_time(self));
   st.mirrors.for_each_origin([&](const registry_api& origin) {
     self->send(origin, ask_promise_atom::value, now_ns);
@@ -1164,14 +1174,77 @@ caf::result<lost_verdicts> on_lost_notes(registry_ptr self,
                                          uint64_t orch_epoch) {
   if (!from_followed(self, orch_epoch))
     return refuse_sender(self, "lostnotes");
-  return self->state.lost_notes.read(orch_epoch);
+  return self->state.lost_notes.read(orch_epoch, node_time(self));
+}
+
+/// An orchestrator this registry follows has a majority keep outcomes.
+caf::result<bool> on_keep_ends(registry_ptr self, lost_verdicts& v) {
+  if (!from_followed(self, v.orch_epoch))
+    return refuse_sender(self, "keepends");
+  return self->state.lost_notes.keep_ends(v, node_time(self));
+}
+
+/// The orchestrator this registry follows, about to fence tasks, reads the
+/// outcomes kept of them.
+caf::result<lost_verdicts> on_read_ends(registry_ptr self, uint64_t orch_epoch,
+                                        const std::vector<task_key>& keys) {
+  if (!from_followed(self, orch_epoch))
+    return refuse_sender(self, "readends");
+  return self->state.lost_notes.read_ends(orch_epoch, keys, node_time(self));
+}
+
+/// Another voter, whose process is new, catches up on what is kept.
+caf::result<voter_dump> on_voter_dump(registry_ptr self,
+                                      const std::string& requester) {
+  if (!self->state.ctx->is_voter(requester) || !from_registry_of(self, requester))
+    return refuse_sender(self, "voterdump");
+  return self->state.lost_notes.dump(node_time(self));
+}
+
+/// The first round's orchestrator synced this registry at its start:
+/// nothing was kept before, so what it keeps is complete.
+void on_voter_fresh(registry_ptr self, uint64_t orch_epoch) {
+  if (!from_followed(self, orch_epoch) || (orch_epoch >> 8) > 1)
+    return void(refuse_sender(self, "voterfresh"));
+  self->state.lost_notes.mark_complete();
+}
+
+/// While what this voter keeps may be incomplete (its process is new: it
+/// forgot what its previous life kept), it asks the other voters for
+/// theirs, each at most once a second (lost_note_store.hpp).
+void catch_up_ends(registry_ptr self) {
+  auto& st = self->state;
+  auto now = node_time(self);
+  if (!st.ctx->is_voter(st.ctx->name) || st.lost_notes.complete(now))
+    return;
+  for (auto& m : st.members) {
+    if (m.node == st.ctx->name || !st.ctx->is_voter(m.node) || !m.registry
+        || st.lost_notes.merged(m.node))
+      continue;
+    auto asked = st.ends_asked.find(m.node);
+    if (asked != st.ends_asked.end() && asked->second + std::chrono::seconds(1) > now)
+      continue;
+    st.ends_asked[m.node] = now;
+    auto node = m.node;
+    self->request(m.registry, std::chrono::seconds(2), voter_dump_atom::value,
+                  st.ctx->name)
+      .then(
+        [=](voter_dump& d) {
+          auto& st = self->state;
+          st.lost_notes.merge(node, d, st.ctx->quorum(), node_time(self));
+        },
+        [](caf::error&) {
+          // Asked again a second later.
+        });
+  }
 }
 
 registry_api::behavior_type registry(registry_ptr self,
                                      node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->state.lost_notes = lost_note_store{
-    self->state.ctx->config.finished_ttl, self->state.ctx->config.max_finished};
+    self->state.ctx->config.finished_ttl, self->state.ctx->config.max_finished,
+    node_time(self)};
   self->state.lease = lease_gate{self->state.ctx->clock};
   self->send(self, tick_atom::value);
   self->set_down_handler([=](caf::down_msg& dm) { worker_down(self, dm); });
@@ -1202,6 +1275,14 @@ registry_api::behavior_type registry(registry_ptr self,
     [=](mirrored_atom) { return on_mirrored(self); },
     [=](note_lost_atom, lost_verdicts& v) { return on_note_lost(self, v); },
     [=](lost_notes_atom, uint64_t e) { return on_lost_notes(self, e); },
+    [=](keep_ends_atom, lost_verdicts& v) { return on_keep_ends(self, v); },
+    [=](read_ends_atom, uint64_t e, const std::vector<task_key>& keys) {
+      return on_read_ends(self, e, keys);
+    },
+    [=](voter_fresh_atom, uint64_t e) { on_voter_fresh(self, e); },
+    [=](voter_dump_atom, const std::string& requester) {
+      return on_voter_dump(self, requester);
+    },
     [=](peers_atom, std::vector<member>& ms) { on_peers(self, ms); },
     [=](leave_atom) { return on_leave(self); },
     [=](own_members_atom, std::vector<std::string>& ms) {

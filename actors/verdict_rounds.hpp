@@ -7,9 +7,13 @@
 // over those of the newest orchestrator among them, and has a majority keep
 // them as its own before it records any outcome. Plain C++, time passed in.
 //
-//   read(voter, v):   a voter's answer to a takeover's read.
+//   read(voter, v):   a voter's answer to a takeover's read; it counts
+//                     toward the majority only if `v.complete` (the voter
+//                     holds all it kept: its process may be new,
+//                     lost_note_store.hpp), and is asked again until it is.
 //   adopt():          once a majority answered (and once only): the notes
-//                     to take over, every note of the newest epoch answered.
+//                     to take over, every note of the newest epoch answered
+//                     (by any voter that answered).
 //   open(v, now):     a round of verdicts to send to every voter; its id.
 //   kept(id, voter):  a voter kept round `id`; the round's notes if that
 //                     made a majority (once, and gone then), else none.
@@ -29,6 +33,7 @@
 #include <caf/optional.hpp>
 
 #include "actors.hpp"
+#include "due_ids.hpp"
 #include "dtask/protocol.hpp"
 
 namespace dtask {
@@ -51,6 +56,8 @@ public:
   void read(const std::string& voter, lost_verdicts v) {
     if (!takeover_ || adopted_)
       return;
+    if (v.complete)
+      complete_.insert(voter);
     answers_[voter] = std::move(v);
   }
 
@@ -60,11 +67,11 @@ public:
   }
 
   bool answered(const std::string& voter) const {
-    return answers_.count(voter) > 0;
+    return complete_.count(voter) > 0;
   }
 
   bool ready_to_adopt() const noexcept {
-    return takeover_ && !adopted_ && answers_.size() >= quorum_;
+    return takeover_ && !adopted_ && complete_.size() >= quorum_;
   }
 
   std::vector<lost_note> adopt() {
@@ -79,6 +86,7 @@ public:
           notes.emplace(std::make_pair(note.status.name, note.status.epoch),
                         note);
     answers_.clear();
+    complete_.clear();
     std::vector<lost_note> result;
     for (auto& kvp : notes)
       result.push_back(std::move(kvp.second));
@@ -119,13 +127,7 @@ public:
 
   std::vector<uint64_t> due(clock_type::time_point now,
                             clock_type::duration resend) {
-    std::vector<uint64_t> result;
-    for (auto& kvp : rounds_)
-      if (kvp.second.sent + resend <= now) {
-        kvp.second.sent = now;
-        result.push_back(kvp.first);
-      }
-    return result;
+    return due_ids(rounds_, now, resend);
   }
 
   bool settled() const noexcept {
@@ -139,6 +141,7 @@ public:
     settled_ = false;
     first_round_ = 0;
     answers_.clear();
+    complete_.clear();
   }
 
   size_t open_rounds() const noexcept {
@@ -150,6 +153,8 @@ private:
   bool takeover_ = false;
   uint64_t own_epoch_ = 0;
   std::map<std::string, lost_verdicts> answers_;
+  /// Voters whose answer counts: they hold all they kept.
+  std::set<std::string> complete_;
   bool adopted_ = false;
   bool settled_ = false;
   uint64_t first_round_ = 0;

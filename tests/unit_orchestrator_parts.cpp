@@ -10,6 +10,8 @@
 #include "quorum_tracker.hpp"
 #include "recent_set.hpp"
 #include "verdict_rounds.hpp"
+#include "outcome_rounds.hpp"
+#include "end_reads.hpp"
 
 namespace {
 
@@ -294,8 +296,8 @@ TEST(verdict_rounds, adoption_joins_the_newest_notes_of_every_answer) {
 
 TEST(verdict_rounds, a_takeover_settles_when_its_complete_round_is_kept) {
   dtask::verdict_rounds v{2, true, 9};
-  v.read("n1", dtask::lost_verdicts{});
-  v.read("n2", dtask::lost_verdicts{});
+  v.read("n1", dtask::lost_verdicts{0, {}, true});
+  v.read("n2", dtask::lost_verdicts{0, {}, true});
   auto first = v.open(v.adopt(), true, at(0));
   auto later = v.open({lost("c", 3)}, false, at(0));
   v.kept(later, "n1");
@@ -312,8 +314,102 @@ TEST(verdict_rounds, a_lapse_of_the_majority_starts_the_takeover_over) {
   v.restart_takeover();
   EXPECT_TRUE(v.reading());
   EXPECT_FALSE(v.settled());
-  v.read("n1", dtask::lost_verdicts{});
+  v.read("n1", dtask::lost_verdicts{0, {}, true});
   auto first = v.open(v.adopt(), true, at(0));
   v.kept(first, "n1");
   EXPECT_TRUE(v.settled());
+}
+
+TEST(verdict_rounds, an_answer_of_a_voter_that_may_have_forgotten_does_not_count) {
+  dtask::verdict_rounds v{2, true, 9};
+  v.read("n1", dtask::lost_verdicts{7, {lost("a", 1)}, false});
+  EXPECT_FALSE(v.answered("n1")); // Asked again.
+  v.read("n2", dtask::lost_verdicts{5, {lost("b", 2)}, true});
+  EXPECT_FALSE(v.ready_to_adopt());
+  v.read("n3", dtask::lost_verdicts{5, {}, true});
+  ASSERT_TRUE(v.ready_to_adopt());
+  // Its notes still count: verdicts kept are verdicts kept.
+  EXPECT_EQ(names_of(v.adopt()), std::vector<std::string>{"a"});
+}
+
+// -- outcome_rounds -----------------------------------------------------------
+
+namespace {
+
+dtask::lost_note ended(std::string name, uint64_t epoch) {
+  auto n = lost(std::move(name), epoch);
+  n.status.state = dtask::task_state::done;
+  return n;
+}
+
+} // namespace
+
+TEST(outcome_rounds, what_waits_is_released_once_when_a_majority_kept_the_round) {
+  dtask::outcome_rounds<std::string> r{2, 9};
+  r.add(ended("a", 1), "tell a");
+  r.add(ended("b", 1), "tell b");
+  EXPECT_TRUE(r.pending("a", 1));
+  auto id = r.flush(at(0));
+  ASSERT_NE(id, 0u);
+  EXPECT_EQ(r.find(id)->verdicts.notes.size(), 2u);
+  EXPECT_TRUE(r.kept(id, "n1").empty());
+  EXPECT_TRUE(r.kept(id, "n1").empty()); // The same voter twice is one.
+  EXPECT_TRUE(r.pending("a", 1));
+  EXPECT_EQ(r.kept(id, "n2"), (std::vector<std::string>{"tell a", "tell b"}));
+  EXPECT_FALSE(r.pending("a", 1));
+  EXPECT_TRUE(r.kept(id, "n3").empty()); // Once.
+  EXPECT_EQ(r.open_rounds(), 0u);
+}
+
+TEST(outcome_rounds, a_flush_without_outcomes_opens_no_round) {
+  dtask::outcome_rounds<int> r{2, 9};
+  EXPECT_EQ(r.flush(at(0)), 0u);
+  r.add(ended("a", 1), 1);
+  auto first = r.flush(at(0));
+  r.add(ended("b", 1), 2);
+  auto second = r.flush(at(1));
+  EXPECT_NE(first, second);
+  EXPECT_EQ(r.kept(second, "n1"), std::vector<int>{});
+  EXPECT_EQ(r.kept(second, "n2"), std::vector<int>{2});
+  EXPECT_TRUE(r.pending("a", 1)); // Its own round is not kept yet.
+}
+
+TEST(outcome_rounds, a_round_not_kept_in_time_is_due_again) {
+  dtask::outcome_rounds<int> r{2, 9};
+  r.add(ended("a", 1), 1);
+  auto id = r.flush(at(0));
+  EXPECT_TRUE(r.due(at(999), milliseconds(1000)).empty());
+  EXPECT_EQ(r.due(at(1000), milliseconds(1000)), std::vector<uint64_t>{id});
+}
+
+// -- end_reads ----------------------------------------------------------------
+
+TEST(end_reads, a_read_ends_once_a_majority_answered_with_every_outcome_found) {
+  dtask::end_reads r{2};
+  auto id = r.open({dtask::task_key{"a", 1}, dtask::task_key{"b", 1}}, at(0));
+  EXPECT_FALSE(r.answer(id, "n1", true, {}));
+  EXPECT_FALSE(r.answer(id, "n1", true, {ended("a", 1)})); // Once.
+  auto res = r.answer(id, "n2", true, {});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->keys.size(), 2u);
+  EXPECT_EQ(names_of(res->found), std::vector<std::string>{"a"});
+  EXPECT_FALSE(r.answer(id, "n3", true, {ended("b", 1)})); // Gone.
+  EXPECT_EQ(r.open_reads(), 0u);
+}
+
+TEST(end_reads, an_answer_of_a_voter_that_may_have_forgotten_does_not_count) {
+  dtask::end_reads r{2};
+  auto id = r.open({dtask::task_key{"a", 1}}, at(0));
+  EXPECT_FALSE(r.answer(id, "n1", false, {}));
+  EXPECT_FALSE(r.answer(id, "n2", true, {}));
+  auto res = r.answer(id, "n3", true, {});
+  ASSERT_TRUE(res);
+}
+
+TEST(end_reads, a_read_not_answered_in_time_is_due_again) {
+  dtask::end_reads r{2};
+  auto id = r.open({dtask::task_key{"a", 1}}, at(0));
+  EXPECT_TRUE(r.due(at(999), milliseconds(1000)).empty());
+  EXPECT_EQ(r.due(at(1000), milliseconds(1000)), std::vector<uint64_t>{id});
+  EXPECT_TRUE(r.due(at(1999), milliseconds(1000)).empty());
 }

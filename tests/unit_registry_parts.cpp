@@ -274,9 +274,9 @@ TEST(lost_note_store, keeps_the_notes_of_its_orchestrator_and_reads_them_whole) 
   EXPECT_TRUE(store.keep(v, at(0)));
   auto w = verdicts(5, {note("b", 2), note("a", 1)}); // "a" once.
   EXPECT_TRUE(store.keep(w, at(10)));
-  auto r = store.read(0);
+  auto r = store.read(0, at(0));
   EXPECT_EQ(r.orch_epoch, 5u);
-  EXPECT_TRUE(r.complete);
+  EXPECT_FALSE(r.complete); // A voter whose process is new: see below.
   EXPECT_EQ(names_in(r), (std::vector<std::string>{"a", "b"}));
 }
 
@@ -286,20 +286,20 @@ TEST(lost_note_store, refuses_an_older_orchestrator) {
   store.keep(v, at(0));
   auto old = verdicts(4, {note("b", 2)});
   EXPECT_FALSE(store.keep(old, at(10)));
-  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"a"});
-  EXPECT_EQ(store.read(0).orch_epoch, 5u);
+  EXPECT_EQ(names_in(store.read(0, at(0))), std::vector<std::string>{"a"});
+  EXPECT_EQ(store.read(0, at(0)).orch_epoch, 5u);
 }
 
 TEST(lost_note_store, after_a_read_refuses_orchestrators_older_than_the_reader) {
   dtask::lost_note_store store;
   auto v = verdicts(5, {note("a", 1)});
   store.keep(v, at(0));
-  EXPECT_EQ(names_in(store.read(7)), std::vector<std::string>{"a"});
+  EXPECT_EQ(names_in(store.read(7, at(0))), std::vector<std::string>{"a"});
   auto late = verdicts(5, {note("b", 2)}); // The old one, after the read.
   EXPECT_FALSE(store.keep(late, at(10)));
   auto reader = verdicts(7, {note("a", 1)});
   EXPECT_TRUE(store.keep(reader, at(20)));
-  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"a"});
+  EXPECT_EQ(names_in(store.read(0, at(0))), std::vector<std::string>{"a"});
 }
 
 TEST(lost_note_store, a_newer_orchestrator_replaces_the_kept_set) {
@@ -308,8 +308,8 @@ TEST(lost_note_store, a_newer_orchestrator_replaces_the_kept_set) {
   store.keep(v, at(0));
   auto newer = verdicts(6, {note("b", 2)});
   EXPECT_TRUE(store.keep(newer, at(10)));
-  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"b"});
-  EXPECT_EQ(store.read(0).orch_epoch, 6u);
+  EXPECT_EQ(names_in(store.read(0, at(0))), std::vector<std::string>{"b"});
+  EXPECT_EQ(store.read(0, at(0)).orch_epoch, 6u);
 }
 
 TEST(lost_note_store, forgets_notes_after_the_ttl) {
@@ -321,14 +321,121 @@ TEST(lost_note_store, forgets_notes_after_the_ttl) {
   store.expire(at(59999));
   EXPECT_EQ(store.size(), 2u);
   store.expire(at(60000));
-  EXPECT_EQ(names_in(store.read(0)), std::vector<std::string>{"b"});
+  EXPECT_EQ(names_in(store.read(0, at(0))), std::vector<std::string>{"b"});
 }
 
 TEST(lost_note_store, beyond_max_the_oldest_note_goes_first) {
   dtask::lost_note_store store{std::chrono::seconds(60), 2};
   auto v = verdicts(5, {note("a", 1), note("b", 1), note("c", 1)});
   store.keep(v, at(0));
-  EXPECT_EQ(names_in(store.read(0)), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(names_in(store.read(0, at(0))), (std::vector<std::string>{"b", "c"}));
+}
+
+// Outcomes kept by a majority before they are told ((h)).
+
+dtask::lost_note end_note(std::string name, uint64_t epoch) {
+  auto n = note(std::move(name), epoch);
+  n.status.state = dtask::task_state::done;
+  return n;
+}
+
+std::vector<dtask::task_key> keys(std::vector<std::string> names) {
+  std::vector<dtask::task_key> result;
+  for (auto& n : names)
+    result.push_back(dtask::task_key{n, 1});
+  return result;
+}
+
+TEST(lost_note_store, outcomes_of_every_orchestrator_are_kept_side_by_side) {
+  dtask::lost_note_store store;
+  auto v = verdicts(5, {end_note("a", 1)});
+  EXPECT_TRUE(store.keep_ends(v, at(0)));
+  auto w = verdicts(6, {end_note("b", 1)}); // A newer one drops nothing.
+  EXPECT_TRUE(store.keep_ends(w, at(10)));
+  EXPECT_EQ(names_in(store.read_ends(6, keys({"a", "b", "c"}), at(0))),
+            (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(store.read(0, at(0)).notes.empty()); // Not verdicts.
+}
+
+TEST(lost_note_store, a_read_of_outcomes_includes_later_incarnations_of_the_name) {
+  dtask::lost_note_store store;
+  auto v = verdicts(5, {end_note("a", 1), end_note("a", 3), end_note("ab", 2),
+                        end_note("b", 9)});
+  store.keep_ends(v, at(0));
+  auto r = store.read_ends(5, {dtask::task_key{"a", 2}}, at(0));
+  ASSERT_EQ(r.notes.size(), 1u); // Not the older one, nor another name.
+  EXPECT_EQ(r.notes[0].status.epoch, 3u);
+}
+
+TEST(lost_note_store, a_read_of_outcomes_refuses_older_orchestrators_after_it) {
+  dtask::lost_note_store store;
+  EXPECT_TRUE(store.read_ends(7, keys({"a"}), at(0)).notes.empty());
+  auto late = verdicts(5, {end_note("a", 1)});
+  EXPECT_FALSE(store.keep_ends(late, at(10)));
+  auto old_verdict = verdicts(5, {note("b", 1)});
+  EXPECT_FALSE(store.keep(old_verdict, at(10)));
+  EXPECT_TRUE(store.read_ends(7, keys({"a"}), at(0)).notes.empty());
+}
+
+TEST(lost_note_store, outcomes_of_an_orchestrator_older_than_the_verdicts_are_refused) {
+  dtask::lost_note_store store;
+  auto v = verdicts(6, {note("a", 1)});
+  store.keep(v, at(0));
+  auto old = verdicts(5, {end_note("b", 1)});
+  EXPECT_FALSE(store.keep_ends(old, at(10)));
+  EXPECT_EQ(store.ends(), 0u);
+}
+
+TEST(lost_note_store, a_new_voter_is_complete_after_the_ttl_or_at_the_first_round) {
+  dtask::lost_note_store store{std::chrono::seconds(60), 100, at(1000)};
+  EXPECT_FALSE(store.complete(at(60999)));
+  EXPECT_FALSE(store.read_ends(5, keys({"a"}), at(2000)).complete);
+  EXPECT_TRUE(store.complete(at(61000))); // All it forgot expired.
+  EXPECT_FALSE(
+    dtask::lost_note_store(std::chrono::seconds(60), 100, at(1000))
+      .read(7, at(2000))
+      .complete);
+  dtask::lost_note_store first{std::chrono::seconds(60), 100, at(1000)};
+  first.mark_complete();
+  EXPECT_TRUE(first.read_ends(5, keys({"a"}), at(2000)).complete);
+}
+
+TEST(lost_note_store, a_new_voter_is_complete_once_it_merged_a_majority_of_complete_peers) {
+  dtask::lost_note_store store{std::chrono::seconds(60), 100, at(0)};
+  EXPECT_TRUE(store.dump(at(0)).ends.notes.empty()); // Not complete.
+  dtask::voter_dump incomplete{verdicts(0, {end_note("a", 1)}),
+                               verdicts(4, {note("x", 1)})};
+  store.merge("n2", incomplete, 2, at(10));
+  dtask::voter_dump complete{verdicts(0, {end_note("b", 1)}),
+                             verdicts(6, {note("y", 1)})};
+  complete.ends.complete = true;
+  store.merge("n3", complete, 2, at(10));
+  EXPECT_FALSE(store.complete(at(10))); // n2 was not complete.
+  dtask::voter_dump again{verdicts(0, {}), verdicts(5, {note("z", 1)})};
+  again.ends.complete = true;
+  store.merge("n3", again, 2, at(20)); // The same peer counts once.
+  EXPECT_FALSE(store.complete(at(20)));
+  EXPECT_FALSE(store.merged("n2"));
+  EXPECT_TRUE(store.merged("n3"));
+  store.merge("n4", again, 2, at(30));
+  EXPECT_TRUE(store.complete(at(30)));
+  EXPECT_EQ(names_in(store.read_ends(5, keys({"a", "b"}), at(30))),
+            (std::vector<std::string>{"a", "b"})); // Merged either way.
+  EXPECT_EQ(store.dump(at(30)).ends.notes.size(), 2u);
+  // The newest orchestrator's verdicts, as a read would have found them.
+  auto r = store.read(6, at(30));
+  EXPECT_EQ(r.orch_epoch, 6u);
+  EXPECT_EQ(names_in(r), std::vector<std::string>{"y"});
+}
+
+TEST(lost_note_store, outcomes_go_after_the_ttl_and_beyond_max) {
+  dtask::lost_note_store store{std::chrono::seconds(60), 2};
+  auto v = verdicts(5, {end_note("a", 1), end_note("b", 1), end_note("c", 1)});
+  store.keep_ends(v, at(0));
+  EXPECT_EQ(names_in(store.read_ends(5, keys({"a", "b", "c"}), at(0))),
+            (std::vector<std::string>{"b", "c"}));
+  store.expire(at(60000));
+  EXPECT_EQ(store.ends(), 0u);
 }
 
 } // namespace

@@ -112,6 +112,20 @@ using remirror_atom = caf::atom_constant<caf::atom("remirror")>;
 /// reads back what a voter keeps. See (h) in orchestrator.cpp.
 using note_lost_atom = caf::atom_constant<caf::atom("notelost")>;
 using lost_notes_atom = caf::atom_constant<caf::atom("lostnotes")>;
+/// Internal: outcomes. `(keepends, lost_verdicts) -> bool` orchestrator ->
+/// each voter's registry: keep these outcomes (`done`, `failed`,
+/// `cancelled`) before they are told; `(readends, orch_epoch, keys) ->
+/// lost_verdicts` an orchestrator reads the outcomes a voter keeps of tasks
+/// it is about to declare `lost`. See (h) in orchestrator.cpp.
+using keep_ends_atom = caf::atom_constant<caf::atom("keepends")>;
+using read_ends_atom = caf::atom_constant<caf::atom("readends")>;
+/// Internal: a voter whose process is new catches up. `(voterdump, node)
+/// -> voter_dump` voter `node`'s registry -> another voter's registry: the
+/// outcomes and verdicts it keeps; `(voterfresh, orch_epoch)` the first
+/// round's orchestrator -> a registry it synced at its start: nothing was
+/// kept before, what it keeps is complete. See lost_note_store.hpp.
+using voter_dump_atom = caf::atom_constant<caf::atom("voterdump")>;
+using voter_fresh_atom = caf::atom_constant<caf::atom("voterfresh")>;
 /// Internal: leases. `(lease, orch_epoch, sent)` registry -> orchestrator
 /// asks to keep running its workers; the orchestrator grants with
 /// `(grant, lease_grant)`. `(quorum, orch_epoch, sent)` orchestrator ->
@@ -264,12 +278,18 @@ struct start_options {
   /// and about a tenth of start throughput, in `dtask-bench`). The name
   /// identifies the task; `already_running` always names the worker.
   bool want_worker = false;
+  /// Set by the client library on a second or later attempt of one start
+  /// (same token): an orchestrator that does not know the start reads what
+  /// the voters keep of the name first, so that a start whose task ran and
+  /// was told its end under an earlier orchestrator is answered as that,
+  /// never run again.
+  bool retry = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, start_options& x) {
   return f(caf::meta::type_name("dtask.start_options"), x.name, x.callback,
-           x.token, x.restart, x.want_worker);
+           x.token, x.restart, x.want_worker, x.retry);
 }
 
 /// A page of `list`: tasks whose names sort after `after` (all from the
@@ -423,6 +443,7 @@ struct mirror_confirmation;
 struct mirror_update;
 struct mirror_target;
 struct lost_verdicts;
+struct voter_dump;
 
 /// What a worker may send: its task's outcome, to its registry. (A worker's
 /// own interface is its task's: tasks are CAF behaviours the user writes.)
@@ -444,6 +465,10 @@ using registry_api = worker_report_api::extend<
   caf::replies_to<mirrored_atom>::with<std::vector<mirrored_members>>,
   caf::replies_to<note_lost_atom, lost_verdicts>::with<bool>,
   caf::replies_to<lost_notes_atom, uint64_t>::with<lost_verdicts>,
+  caf::replies_to<keep_ends_atom, lost_verdicts>::with<bool>,
+  caf::replies_to<read_ends_atom, uint64_t, std::vector<task_key>>::with<
+    lost_verdicts>,
+  caf::reacts_to<voter_fresh_atom, uint64_t>,
   // From its supervisor.
   caf::reacts_to<peers_atom, std::vector<member>>,
   caf::replies_to<leave_atom>::with<bool>,
@@ -456,6 +481,8 @@ using registry_api = worker_report_api::extend<
   caf::replies_to<confirm_atom, mirror_confirmation>::with<bool>,
   caf::reacts_to<mirror_atom, mirror_update>,
   caf::reacts_to<unmirror_atom, std::string, std::vector<task_key>>,
+  // From the other voters' registries.
+  caf::replies_to<voter_dump_atom, std::string>::with<voter_dump>,
   // From itself.
   caf::reacts_to<flush_atom>, caf::reacts_to<tick_atom>>;
 
@@ -663,17 +690,24 @@ struct lost_note {
   task_status status;
   caf::actor callback;
   bool restarted = false;
+  /// The epoch of the orchestrator that reached the verdict, or recorded
+  /// the outcome (a takeover that carries a verdict over keeps it): of two
+  /// conflicting notes of one incarnation, the newer orchestrator's holds
+  /// (see (h) in orchestrator.cpp).
+  uint64_t by = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lost_note& x) {
   return f(caf::meta::type_name("dtask.lost_note"), x.status, x.callback,
-           x.restarted);
+           x.restarted, x.by);
 }
 
 /// Orchestrator <-> voters' registries: `lost` verdicts of the orchestrator
-/// of epoch `orch_epoch`. `complete`: they are all the verdicts it holds
-/// (a new orchestrator's first round, and a registry's answer to a read).
+/// of epoch `orch_epoch`. `complete`: they are all the verdicts it holds (a
+/// new orchestrator's first round); in a voter's answer to a read, that the
+/// voter holds everything it kept (its process may be new and not caught
+/// up yet: lost_note_store.hpp).
 struct lost_verdicts {
   uint64_t orch_epoch = 0;
   std::vector<lost_note> notes;
@@ -684,6 +718,18 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lost_verdicts& x) {
   return f(caf::meta::type_name("dtask.lost_verdicts"), x.orch_epoch, x.notes,
            x.complete);
+}
+
+/// Voter -> voter whose process is new: the outcomes and the verdicts it
+/// keeps (`complete` in each: whether it caught up itself).
+struct voter_dump {
+  lost_verdicts ends;
+  lost_verdicts verdicts;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, voter_dump& x) {
+  return f(caf::meta::type_name("dtask.voter_dump"), x.ends, x.verdicts);
 }
 
 /// Origin -> mirror: entries that take effect only once the mirror holds

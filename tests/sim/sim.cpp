@@ -58,6 +58,24 @@ const std::vector<mutation_name>& mutation_names() {
     {"lost-told-before-kept", mutation::lost_told_before_kept,
      "a fenced node's tasks are told lost before a majority of the voters "
      "keeps the verdicts"},
+    {"outcome-told-before-kept", mutation::outcome_told_before_kept,
+     "a task's outcome is told, and acknowledged, before a majority of the "
+     "voters keeps it"},
+    {"fence-without-reading", mutation::fence_without_reading,
+     "a fence declares tasks lost without reading the outcomes a majority "
+     "of the voters keep"},
+    {"retry-without-reading", mutation::retry_without_reading,
+     "a retried start unknown to the orchestrator runs again without "
+     "reading what the voters keep"},
+    {"forgetful-voter-counts", mutation::forgetful_voter_counts,
+     "a voter whose process is new counts in reads before it caught up"},
+    {"adoption-without-reading", mutation::adoption_without_reading,
+     "a takeover keeps adopted verdicts without reading the outcomes kept"},
+    {"stale-incarnation-revived", mutation::stale_incarnation_revived,
+     "an older incarnation reported running is taken back as running"},
+    {"told-start-fenced", mutation::told_start_fenced,
+     "a fence declares lost, and restarts, a task whose start a later "
+     "incarnation told"},
   };
   return names;
 }

@@ -57,7 +57,7 @@ bool retryable(const caf::error& err) {
 void attempt(caf::event_based_actor* self, world* w, client_state_ptr st,
              uint64_t k) {
   auto& a = st->attempts[k];
-  ++a.tries;
+  a.opts.retry = a.tries++ > 0; // As the client library marks its retries.
   self
     ->request(w->random_gateway(), seconds(1), dtask::start_atom::value,
               std::string{"sim"}, caf::make_message(a.duration_ms), a.opts)
