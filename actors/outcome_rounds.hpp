@@ -45,6 +45,11 @@ public:
     told_.push_back(std::move(told));
   }
 
+  /// Outcomes added since the last flush.
+  size_t waiting() const noexcept {
+    return notes_.size();
+  }
+
   bool pending(const std::string& name, uint64_t epoch) const {
     return pending_.count(std::make_pair(name, epoch)) > 0;
   }
