@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -23,6 +24,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "config_cell.hpp"
 #include "dtask/config.hpp"
 #include "dtask/protocol.hpp"
 #include "dtask/task.hpp"
@@ -145,8 +147,9 @@ struct node_context {
   node_config config;
   std::string name;
   catalog tasks;
-  /// `config.voters()`, sorted.
-  std::vector<std::string> voters;
+  /// The voting configuration: `config.voters()` at first, changed by
+  /// `dtask members add|remove` (config_cell.hpp).
+  config_cell_ptr voting;
   std::shared_ptr<event_sink> events;
   node_clock clock;
   /// The middleman in a real process, the simulated network in the
@@ -158,18 +161,23 @@ struct node_context {
   /// The node's metrics (metrics.hpp); null in the simulation and the unit
   /// tests, and every count through it is then a no-op.
   std::shared_ptr<node_metrics> metrics;
+  /// Called when the node is removed from the voters while it runs: it
+  /// leaves the cluster (a real process as on SIGTERM); empty: nothing.
+  std::function<void()> on_removed;
 
   /// Now, on this node's clock.
   clock_type::time_point now(const caf::actor_clock& clock) const noexcept {
     return this->clock.now(clock);
   }
 
-  bool is_voter(const std::string& node) const {
-    return std::binary_search(voters.begin(), voters.end(), node);
+  /// The current voting configuration (an orchestrator keeps the one it
+  /// started with instead).
+  std::shared_ptr<const voting_config> voters() const {
+    return voting->current();
   }
 
-  size_t quorum() const {
-    return voters.size() / 2 + 1;
+  bool is_voter(const std::string& node) const {
+    return voters()->is_voter(node);
   }
 };
 
@@ -201,10 +209,9 @@ supervisor_api spawn_supervisor(caf::actor_system& sys,
                                 node_context_ptr ctx, registry_api registry);
 
 /// The cluster's one orchestrator. `members` includes the local node.
-orchestrator_internal_api spawn_orchestrator(caf::actor_system& sys,
-                                             node_context_ptr ctx,
-                                             uint64_t epoch,
-                                             std::vector<member> members);
+orchestrator_internal_api spawn_orchestrator(
+  caf::actor_system& sys, node_context_ptr ctx, uint64_t epoch,
+  std::vector<member> members, std::shared_ptr<const voting_config> voters);
 
 /// Whether a node's workers may run task code: until the end of its
 /// registry's lease (steady clock, nanoseconds; it only grows), and only

@@ -60,12 +60,14 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 /// callbacks of its starts, and its own timers.
 using client_api = orchestrator_api::extend<
   caf::replies_to<members_atom>::with<std::vector<node_info>>,
+  caf::replies_to<voting_atom>::with<voting_config>,
   caf::reacts_to<task_status>, caf::reacts_to<tick_atom>,
   caf::reacts_to<refresh_atom>, caf::reacts_to<release_atom>>;
 
 /// What users hold: the orchestrator's interface and the gateway's members.
 using front_api = orchestrator_api::extend<
-  caf::replies_to<members_atom>::with<std::vector<node_info>>>;
+  caf::replies_to<members_atom>::with<std::vector<node_info>>,
+  caf::replies_to<voting_atom>::with<voting_config>>;
 
 /// What became of the users' handles of a client (all lead to its front).
 /// Written only by the front's end, in this process: a `release` message
@@ -236,6 +238,13 @@ front_api::behavior_type client_front(front_api::pointer self,
       return self->delegate(client, a, std::move(q));
     },
     [=](members_atom a) { return self->delegate(client, a); },
+    [=](members_atom a, add_voter_atom b, std::string& node) {
+      return self->delegate(client, a, b, std::move(node));
+    },
+    [=](members_atom a, remove_voter_atom b, std::string& node) {
+      return self->delegate(client, a, b, std::move(node));
+    },
+    [=](voting_atom a) { return self->delegate(client, a); },
   };
 }
 
@@ -576,20 +585,22 @@ caf::result<uint64_t> add_watch(client_ptr self, caf::actor& sub,
   return rp;
 }
 
-/// The gateway's own view of the members; not retried.
-caf::result<std::vector<node_info>> ask_members(client_ptr self) {
+/// The gateway's own view (of the members, or of the voting
+/// configuration); not retried.
+template <class Reply, class Atom>
+caf::result<Reply> ask_gateway(client_ptr self, Atom atom) {
   auto& gw = self->state.gateway;
   if (!gw)
     return make_error(errc::no_orchestrator, "the gateway node is gone");
-  auto rp = self->make_response_promise<std::vector<node_info>>();
+  auto rp = self->make_response_promise<Reply>();
   ++self->state.members_asked;
   auto answered = [=] {
     --self->state.members_asked;
     quit_if_done(self);
   };
-  self->request(gw, resolve_timeout, members_atom::value)
+  self->request(gw, resolve_timeout, atom)
     .then(
-      [=](std::vector<node_info>& xs) mutable {
+      [=](Reply& xs) mutable {
         rp.deliver(xs);
         answered();
       },
@@ -664,7 +675,14 @@ client_api::behavior_type client_actor(client_ptr self, gateway_api gateway,
     [=](events_atom a, event_query& q) {
       return submit<std::vector<task_event>>(self, a, std::move(q));
     },
-    [=](members_atom) { return ask_members(self); },
+    [=](members_atom a) { return ask_gateway<std::vector<node_info>>(self, a); },
+    [=](voting_atom a) { return ask_gateway<voting_config>(self, a); },
+    [=](members_atom a, add_voter_atom b, std::string& node) {
+      return submit<voting_config>(self, a, b, std::move(node));
+    },
+    [=](members_atom a, remove_voter_atom b, std::string& node) {
+      return submit<voting_config>(self, a, b, std::move(node));
+    },
     [=](tick_atom) {
       self->state.tick_scheduled = false;
       retry(self);
@@ -778,6 +796,23 @@ caf::expected<list_page> client::list(const list_query& query) {
 caf::expected<std::vector<node_info>> client::members() {
   return blocking_request<std::vector<node_info>>(
     *sys_, caf::actor_cast<front_api>(actor_), timeout_, members_atom::value);
+}
+
+caf::expected<voting_config> client::voting() {
+  return blocking_request<voting_config>(
+    *sys_, caf::actor_cast<front_api>(actor_), timeout_, voting_atom::value);
+}
+
+caf::expected<voting_config> client::add_voter(const std::string& node) {
+  return blocking_request<voting_config>(*sys_, actor_, timeout_,
+                                         members_atom::value,
+                                         add_voter_atom::value, node);
+}
+
+caf::expected<voting_config> client::remove_voter(const std::string& node) {
+  return blocking_request<voting_config>(*sys_, actor_, timeout_,
+                                         members_atom::value,
+                                         remove_voter_atom::value, node);
 }
 
 caf::expected<uint64_t> client::watch(const caf::actor& subscriber,

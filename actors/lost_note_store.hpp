@@ -42,7 +42,15 @@
 //                  count toward a reader's majority.
 //   dump(now):     everything kept, for a voter that catches up (nothing
 //                  while not complete itself: it would not count).
-//   merged(peer):  whether a complete dump of `peer` was merged.
+//   merged(peer):  whether a complete dump of `peer` was merged (since the
+//                  last `begin_transfer`).
+//   begin_transfer(now): the voting configuration changed
+//                  (orchestrator.cpp (i)): what is kept here must come to
+//                  hold what a majority of the new voters keep.
+//                  `transferred(quorum, now)` once this store is complete
+//                  and, with the complete dumps of other voters merged
+//                  since, holds what a majority keeps (or the TTL passed
+//                  since). A voter accepts the next change only then.
 // At most `max` notes and `max` outcomes: the oldest go first.
 
 #include <algorithm>
@@ -141,10 +149,23 @@ public:
     merged_from_.insert(peer);
     if (merged_from_.size() >= quorum)
       complete_ = true;
+    transfer_from_.insert(peer);
   }
 
   bool merged(const std::string& peer) const {
-    return merged_from_.count(peer) > 0;
+    return merged_from_.count(peer) > 0 && transfer_from_.count(peer) > 0;
+  }
+
+  void begin_transfer(clock_type::time_point now) {
+    transfer_from_.clear();
+    transfer_began_ = now;
+  }
+
+  /// This store, complete, counts as one of the `quorum` voters.
+  bool transferred(size_t quorum, clock_type::time_point now) const {
+    return complete(now)
+           && (transfer_from_.size() + 1 >= quorum
+               || now >= transfer_began_ + ttl_);
   }
 
   lost_verdicts read(uint64_t reader, clock_type::time_point now) {
@@ -202,6 +223,9 @@ private:
   clock_type::time_point began_;
   bool complete_ = false;
   std::set<std::string> merged_from_;
+  /// Whose complete dumps were merged since `begin_transfer`.
+  std::set<std::string> transfer_from_;
+  clock_type::time_point transfer_began_;
   uint64_t epoch_ = 0;
   uint64_t promised_ = 0;
   note_map notes_;

@@ -55,6 +55,9 @@ enum class mutation : uint8_t {
   /// A fence declares lost, and restarts, a task whose start a later
   /// incarnation (a retry of the same start) already ended and told.
   told_start_fenced,
+  /// A change of the voting membership counts as committed once one node
+  /// took it, not a majority of the old and of the new voters.
+  change_without_majority,
 };
 
 /// The active mutation; `none` in every real process.

@@ -12,6 +12,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -112,6 +113,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<member>>("dtask.member_list");
   cfg.add_message_type<orchestrator_ref>("dtask.orchestrator_ref");
   cfg.add_message_type<cluster_view>("dtask.cluster_view");
+  cfg.add_message_type<voter_slot>("dtask.voter_slot");
+  cfg.add_message_type<std::vector<voter_slot>>("dtask.voter_slot_list");
+  cfg.add_message_type<voting_config>("dtask.voting_config");
   cfg.add_message_type<spawn_order>("dtask.spawn_order");
   cfg.add_message_type<registry_entry>("dtask.registry_entry");
   cfg.add_message_type<std::vector<registry_entry>>("dtask.registry_entries");
@@ -320,9 +324,15 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
     return caf::make_error(caf::sec::cannot_open_file,
                            "cluster.event-log: cannot open " + cfg.event_log);
   auto ctx = std::make_shared<node_context>(
-    node_context{cfg, cfg.name(), std::move(cat), cfg.voters(),
+    node_context{cfg, cfg.name(), std::move(cat), nullptr,
                  std::move(events), node_clock{}, connector_api{}, 0,
-                 nullptr});
+                 nullptr, {}});
+  auto voting_error = make_voting(cfg.voters(), cfg.state_dir, ctx->voting);
+  if (!voting_error.empty())
+    return caf::make_error(caf::sec::invalid_argument, voting_error);
+  // Removed from the voters while it runs: it leaves as on SIGTERM (the
+  // main thread waits for that signal, see `leave_on_signal`).
+  ctx->on_removed = [] { ::kill(::getpid(), SIGTERM); };
   if (cfg.http.enabled())
     ctx->metrics = std::make_shared<node_metrics>();
   ctx->connector = network_of(sys);

@@ -183,6 +183,39 @@
 //     counts`). The price: after a voter restarts, reads wait for a
 //     majority of voters that remember (at once if the others are up; if
 //     they are not, up to `finished-ttl`).
+// (i) Changes of the voting membership (`dtask members add|remove`). One
+//     voter at a time: the next configuration C' is C with one node more or
+//     less (voting_config.hpp), so any majority of C and any majority of
+//     C' share a voter (sizes floor(n/2)+1 and floor((n+-1)/2)+1 sum past
+//     the n or n+1 nodes they are drawn from). An orchestrator O of C
+//     proposes C' only while it holds a majority, past (d)'s waits, with
+//     no other change in flight; from then on it starts nothing, fences
+//     nothing and tells nothing (it grants leases and answers reads), and
+//     sends C' to every member's supervisor each lease interval. A
+//     supervisor takes C' only from the orchestrator it follows, writes it
+//     to its state directory before it answers, and never goes back to an
+//     older configuration. C' commits once a majority of C and a majority
+//     of C' took it; O answers and ends either way (committed, or not
+//     within 5 s). A registry answers the quorum pings only of an
+//     orchestrator whose configuration is its own: once a majority of C
+//     took C', no orchestrator of C holds a majority again. The first
+//     orchestrator O' of C' holds a majority of C' at T: one of its voters
+//     is in O's last majority and took C' before it answered O', so it had
+//     stopped answering O: O's majority ends by T + L, its leases by
+//     T + 2L, and (d) holds for O' with that T. What voters keep ((h))
+//     carries over: what a majority of C keeps is held by a voter of every
+//     majority of C'. Across two changes it would not be, so a voter of C
+//     takes C' only once its store caught up for C (merged the complete
+//     dumps of a majority of C's voters since it took C): each voter of C'
+//     in the committing majority of C then holds what any majority of the
+//     configuration before C kept. A voter removed while alive leaves as
+//     on SIGTERM once it took C'. Limits: a change that did not commit may
+//     have been taken by some nodes, which then answer no orchestrator of
+//     C until a change is proposed again (any later proposal is newer); a
+//     node without a state directory that restarts starts from `seeds`,
+//     and takes a newer configuration from the first peer that tells it;
+//     a majority of C that restarts without one at once, cut off from the
+//     others, can elect with C again (README, "Changing the voters").
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -201,6 +234,7 @@
 #include <caf/all.hpp>
 
 #include "actors.hpp"
+#include "config_change.hpp"
 #include "event_feed.hpp"
 #include "metrics.hpp"
 #include "mutations.hpp"
@@ -307,6 +341,10 @@ struct outcome_told {
 
 struct orchestrator_state {
   node_context_ptr ctx;
+  /// The voting configuration this orchestrator started with: its quorum,
+  /// for its whole life ((i)).
+  std::shared_ptr<const voting_config> voters;
+  std::vector<std::string> voter_names;
   uint64_t epoch = 0;
   uint64_t seq = 0;
   task_table table{std::chrono::seconds(60)};
@@ -329,6 +367,13 @@ struct orchestrator_state {
   /// Acknowledgements batched per registry until the next flush.
   std::map<registry_api, std::vector<task_key>> acks;
   bool flush_scheduled = false;
+  // -- a change of the voting membership ((i) above) -------------------------
+  /// The change this orchestrator proposed; it ends itself once the change
+  /// is answered (committed, or not within `change_timeout`).
+  caf::optional<config_change> change;
+  caf::typed_response_promise<voting_config> change_promise;
+  clock_type::time_point change_deadline;
+
   // -- majority and fencing (see the timing argument above) ------------------
   /// The majority and the windows of the argument (quorum_tracker.hpp).
   quorum_tracker quorum;
@@ -432,7 +477,7 @@ uint64_t order_key_for(orchestrator_ptr self, const std::string& node) {
 orchestrator_ref self_ref(orchestrator_ptr self) {
   auto& st = self->state;
   return {caf::actor_cast<orchestrator_internal_api>(self), st.ctx->name,
-          st.epoch};
+          st.epoch, *st.voters};
 }
 
 node_metrics* metrics_of(orchestrator_ptr self) {
@@ -520,7 +565,7 @@ bool has_quorum(orchestrator_ptr self) {
 /// a takeover's verdicts are kept by a majority ((h)).
 bool outcomes_open(orchestrator_ptr self) {
   return self->state.quorum.outcomes_open(node_time(self))
-         && self->state.verdicts.settled();
+         && self->state.verdicts.settled() && !self->state.change;
 }
 
 void sync_again(orchestrator_ptr self);
@@ -529,7 +574,7 @@ void sync_again(orchestrator_ptr self);
 void quorum_ack(orchestrator_ptr self, const std::string& node,
                 clock_type::time_point sent) {
   auto& st = self->state;
-  if (!st.ctx->is_voter(node) || st.members.count(node) == 0)
+  if (!st.voters->is_voter(node) || st.members.count(node) == 0)
     return;
   auto lapsed = static_cast<bool>(st.quorum.first());
   if (!st.quorum.ack(node, sent, node_time(self)))
@@ -918,6 +963,8 @@ void send_restart(orchestrator_ptr self, const registry_api& target,
 
 void round_kept(orchestrator_ptr self, uint64_t id, const std::string& voter) {
   auto& st = self->state;
+  if (st.change)
+    return; // Told by the next orchestrator, which reads it ((i)).
   auto notes = st.verdicts.kept(id, voter);
   if (!notes)
     return;
@@ -941,7 +988,7 @@ void send_to_voters(orchestrator_ptr self, Atom atom,
   auto& st = self->state;
   for (auto& kvp : st.members) {
     auto node = kvp.first;
-    if (!st.ctx->is_voter(node) || r.kept_by.count(node) > 0
+    if (!st.voters->is_voter(node) || r.kept_by.count(node) > 0
         || (only != nullptr && only->count(node) == 0))
       continue;
     self->request(kvp.second.registry, sync_timeout, atom, r.verdicts)
@@ -1002,6 +1049,8 @@ void keep_outcome(orchestrator_ptr self, caf::actor callback,
 
 void outcome_round_kept(orchestrator_ptr self, uint64_t id,
                         const std::string& voter) {
+  if (self->state.change)
+    return; // Reported again to the next orchestrator ((i)).
   for (auto& t : self->state.outcomes.kept(id, voter)) {
     if (t.callback) {
       count_callback(metrics_of(self));
@@ -1017,10 +1066,10 @@ void outcome_round_kept(orchestrator_ptr self, uint64_t id,
 /// every remote copy costs serialization on a busy orchestrator.
 std::set<std::string> first_majority(orchestrator_ptr self) {
   auto& st = self->state;
-  auto silent = st.quorum.silent(st.ctx->voters, node_time(self));
+  auto silent = st.quorum.silent(st.voter_names, node_time(self));
   std::set<std::string> chosen;
   auto add = [&](const std::string& node) {
-    if (chosen.size() < st.ctx->quorum() && st.ctx->is_voter(node)
+    if (chosen.size() < st.voters->quorum() && st.voters->is_voter(node)
         && st.members.count(node) > 0
         && std::find(silent.begin(), silent.end(), node) == silent.end())
       chosen.insert(node);
@@ -1177,7 +1226,7 @@ void adoption_read_done(orchestrator_ptr self,
 /// orchestrator once synced).
 void read_verdicts(orchestrator_ptr self, const member& m) {
   auto& st = self->state;
-  if (!st.verdicts.reading() || !st.ctx->is_voter(m.node)
+  if (!st.verdicts.reading() || !st.voters->is_voter(m.node)
       || st.verdicts.answered(m.node) || !st.reading_verdicts.insert(m.node).second)
     return;
   auto node = m.node;
@@ -1336,6 +1385,10 @@ caf::error check_start(orchestrator_ptr self, const std::string& type,
   auto limit = st.ctx->config.max_args_bytes;
   if (size > limit)
     return make_error(errc::args_too_large, size, limit);
+  if (st.change)
+    return make_error(errc::no_orchestrator,
+                      "the voting membership is changing; the next "
+                      "orchestrator takes starts");
   return caf::none;
 }
 
@@ -1615,7 +1668,7 @@ void ping_voters(orchestrator_ptr self) {
   auto& st = self->state;
   auto now = mono_ns(node_time(self));
   for (auto& kvp : st.members)
-    if (st.ctx->is_voter(kvp.first))
+    if (st.voters->is_voter(kvp.first))
       self->send(kvp.second.registry, quorum_atom::value, st.epoch, now);
 }
 
@@ -1748,7 +1801,7 @@ void send_fence_read(orchestrator_ptr self, uint64_t id) {
     return;
   for (auto& kvp : st.members) {
     auto node = kvp.first;
-    if (!st.ctx->is_voter(node) || r->answered.count(node) > 0)
+    if (!st.voters->is_voter(node) || r->answered.count(node) > 0)
       continue;
     self->request(kvp.second.registry, sync_timeout, read_ends_atom::value,
                   st.epoch, r->keys)
@@ -1768,10 +1821,14 @@ void send_fence_read(orchestrator_ptr self, uint64_t id) {
 
 /// Every lease interval: quorum pings, fences that are due, and (every
 /// second) the TTL of finished tasks.
+void change_tick(orchestrator_ptr self);
+
 void tick(orchestrator_ptr self) {
   auto& st = self->state;
   auto now = node_time(self);
   ping_voters(self);
+  if (st.change)
+    return change_tick(self);
   verdicts_tick(self);
   st.read_round_sent = false;
   expire_reads(self);
@@ -1797,6 +1854,114 @@ void tick(orchestrator_ptr self) {
   self->delayed_send(self, lease_interval, tick_atom::value);
 }
 
+// -- changes of the voting membership ((i) above) ------------------------------
+
+/// How long a change may take to reach majorities of the old and the new
+/// voters; the orchestrator ends itself after it either way.
+constexpr auto change_timeout = std::chrono::seconds(5);
+
+/// Answers the change's requester (`err`: not committed) and ends this
+/// orchestrator: its configuration is the old one ((i)).
+void finish_change(orchestrator_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  if (err)
+    st.change_promise.deliver(err);
+  else
+    st.change_promise.deliver(st.change->target());
+  log_line{} << "dtask-orchestrator " << st.ctx->name << ": voting "
+             << "configuration " << st.change->target().epoch
+             << (err ? " not committed in time" : " committed")
+             << "; epoch " << st.epoch << " steps down";
+  self->quit();
+}
+
+void change_accepted(orchestrator_ptr self, const std::string& node) {
+  auto& st = self->state;
+  if (st.change && st.change->accepted(node))
+    finish_change(self, caf::none);
+}
+
+/// Proposes the change to every member's supervisor (again, each tick,
+/// until it is committed: taking it twice is harmless).
+void send_proposals(orchestrator_ptr self) {
+  auto& st = self->state;
+  for (auto& kvp : st.members) {
+    auto node = kvp.first;
+    self
+      ->request(kvp.second.supervisor, sync_timeout, config_atom::value,
+                st.change->target())
+      .then(
+        [=](bool ok) {
+          if (ok)
+            change_accepted(self, node);
+        },
+        [](caf::error&) {
+          // Proposed again on the next tick.
+        });
+  }
+}
+
+/// While a change is under way this orchestrator grants leases and answers
+/// reads, but starts nothing, fences nothing and tells nothing ((i)).
+void change_tick(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (node_time(self) >= st.change_deadline)
+    return finish_change(
+      self, make_error(errc::no_quorum,
+                       "the change did not reach a majority of the old and "
+                       "of the new voters within 5 s; it may still take "
+                       "effect: see dtask members"));
+  send_proposals(self);
+  self->delayed_send(self, lease_interval, tick_atom::value);
+}
+
+/// Why this orchestrator proposes no change now; none if it can.
+caf::error why_no_change(orchestrator_ptr self, bool add,
+                         const std::string& node) {
+  auto& st = self->state;
+  endpoint ep;
+  if (node.size() > 255 || !parse_endpoint(node, ep).empty())
+    return make_error(errc::invalid_change,
+                      escaped(node) + " is no node name of the form host:port");
+  if (st.change)
+    return make_error(errc::invalid_change,
+                      "another change of the voters is under way");
+  if (!has_quorum(self) || !outcomes_open(self)
+      || (st.quorum.takeover() && node_time(self) < st.quorum.leases_end()))
+    return make_error(errc::invalid_change,
+                      "the orchestrator " + st.ctx->name
+                        + " lacks a majority, or took over less than 3.25 s "
+                          "ago; try again");
+  if (add && st.members.count(node) == 0)
+    return make_error(errc::invalid_change,
+                      node + " is not a member: start it with this "
+                             "cluster's seeds first");
+  return caf::none;
+}
+
+/// `dtask members add|remove NODE`: proposes the next configuration.
+caf::result<voting_config> change_voters(orchestrator_ptr self, bool add,
+                                         const std::string& node) {
+  auto& st = self->state;
+  if (add == st.voters->is_voter(node))
+    return *st.voters; // Done already (a retry of a change that took effect).
+  if (auto err = why_no_change(self, add, node))
+    return err;
+  std::string error;
+  auto next = add ? st.voters->with_added(node, st.epoch, error)
+                  : st.voters->with_removed(node, st.epoch, error);
+  if (!error.empty())
+    return make_error(errc::invalid_change, error);
+  log_line{} << "dtask-orchestrator " << st.ctx->name << ": proposes voting "
+             << "configuration " << next.epoch << ": "
+             << (add ? "add " : "remove ") << node;
+  st.change = config_change{*st.voters, std::move(next)};
+  st.change_deadline = node_time(self) + change_timeout;
+  st.change_promise = self->make_response_promise<voting_config>();
+  send_proposals(self);
+  return st.change_promise;
+}
+
 /// The nodes the previous orchestrator may have granted a lease to ((d) in
 /// the timing argument) whose tasks this one cannot know: each neither
 /// answered a sync (then its registry told all it runs and ran) nor
@@ -1808,7 +1973,7 @@ void tick(orchestrator_ptr self) {
 std::vector<std::string> unaccounted(orchestrator_ptr self) {
   auto& st = self->state;
   if (!has_quorum(self))
-    return st.quorum.silent(st.ctx->voters, node_time(self));
+    return st.quorum.silent(st.voter_names, node_time(self));
   std::vector<std::string> result;
   if (!st.quorum.takeover())
     return result;
@@ -1888,7 +2053,7 @@ void expire_reads(orchestrator_ptr self) {
                   [&](const std::string& name, auto& rp) {
                     rp.deliver(make_error(
                       errc::unknown, name,
-                      st.quorum.silent(st.ctx->voters, now)));
+                      st.quorum.silent(st.voter_names, now)));
                   });
 }
 
@@ -1959,7 +2124,7 @@ caf::result<task_status> status_of(orchestrator_ptr self,
   auto rp = self->make_response_promise<task_status>();
   if (!st.reads.add(name, now, rp))
     return make_error(errc::unknown, name,
-                      st.quorum.silent(st.ctx->voters, now));
+                      st.quorum.silent(st.voter_names, now));
   if (!st.read_round_sent) {
     st.read_round_sent = true;
     ping_voters(self);
@@ -2095,7 +2260,7 @@ void go_live(orchestrator_ptr self) {
 void learn_mirrored_members(orchestrator_ptr self,
                             std::vector<mirrored_members>& lists) {
   auto& st = self->state;
-  st.cover_required.insert(st.ctx->voters.begin(), st.ctx->voters.end());
+  st.cover_required.insert(st.voter_names.begin(), st.voter_names.end());
   auto now = node_time(self);
   for (auto& l : lists) {
     auto promised = clock_type::time_point{
@@ -2162,9 +2327,12 @@ void sync_again(orchestrator_ptr self) {
 
 /// Sets up a new orchestrator of round `epoch` over `members`.
 void init(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
-          const std::vector<member>& members) {
+          const std::vector<member>& members,
+          std::shared_ptr<const voting_config> voters) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.voters = std::move(voters);
+  st.voter_names = st.voters->names();
   st.epoch = epoch;
   st.secret = derive_key(st.ctx->secret, std::to_string(epoch));
   st.seq = first_task_sequence;
@@ -2181,11 +2349,11 @@ void init(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
   st.ring.assign(std::move(names));
   // A takeover unless this is the first round of elections (elected only
   // by a node that sees every voter, none of which knows an epoch: (e)).
-  st.quorum = quorum_tracker{st.ctx->quorum(), (epoch >> 8) > 1};
-  st.verdicts = verdict_rounds{st.ctx->quorum(), st.quorum.takeover(), epoch};
+  st.quorum = quorum_tracker{st.voters->quorum(), (epoch >> 8) > 1};
+  st.verdicts = verdict_rounds{st.voters->quorum(), st.quorum.takeover(), epoch};
   st.fresh_round = !st.quorum.takeover();
-  st.outcomes = outcome_rounds<outcome_told>{st.ctx->quorum(), epoch};
-  st.fence_reads = end_reads{st.ctx->quorum()};
+  st.outcomes = outcome_rounds<outcome_told>{st.voters->quorum(), epoch};
+  st.fence_reads = end_reads{st.voters->quorum()};
 }
 
 // -- guarded handlers: each checks who may send its message and whether it
@@ -2250,8 +2418,9 @@ void on_follow(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
 /// failover).
 orchestrator_internal_api::behavior_type
 orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
-             std::vector<member> members) {
-  init(self, std::move(ctx), epoch, members);
+             std::vector<member> members,
+             std::shared_ptr<const voting_config> voters) {
+  init(self, std::move(ctx), epoch, members, std::move(voters));
   start_syncing(self, members);
   self->send(self, tick_atom::value);
   self->set_default_handler(caf::skip);
@@ -2291,6 +2460,18 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
     [=](events_atom, const event_query& q) {
       return self->state.events.latest(q);
     },
+    [=](members_atom, add_voter_atom,
+        const std::string& node) -> caf::result<voting_config> {
+      if (not_live())
+        return caf::skip;
+      return change_voters(self, true, node);
+    },
+    [=](members_atom, remove_voter_atom,
+        const std::string& node) -> caf::result<voting_config> {
+      if (not_live())
+        return caf::skip;
+      return change_voters(self, false, node);
+    },
     [=](refused_atom, const refused_order& x) { return on_refused(self, x); },
     [=](report_atom, std::vector<registry_entry>& entries) {
       return on_report(self, entries);
@@ -2315,11 +2496,11 @@ orchestrator(orchestrator_ptr self, node_context_ptr ctx, uint64_t epoch,
 
 } // namespace
 
-orchestrator_internal_api spawn_orchestrator(caf::actor_system& sys,
-                                             node_context_ptr ctx,
-                                             uint64_t epoch,
-                                             std::vector<member> members) {
-  return sys.spawn(orchestrator, std::move(ctx), epoch, std::move(members));
+orchestrator_internal_api spawn_orchestrator(
+  caf::actor_system& sys, node_context_ptr ctx, uint64_t epoch,
+  std::vector<member> members, std::shared_ptr<const voting_config> voters) {
+  return sys.spawn(orchestrator, std::move(ctx), epoch, std::move(members),
+                   std::move(voters));
 }
 
 } // namespace dtask

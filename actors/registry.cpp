@@ -84,6 +84,8 @@ struct registry_state {
   /// Voter -> when its outcomes were last asked for (while this voter's
   /// are not complete: `catch_up_ends`).
   std::map<std::string, clock_type::time_point> ends_asked;
+  /// The voting configuration `lost_notes` last began a transfer for.
+  uint64_t transfer_config = 0;
   /// The latest progress of running tasks, not yet sent to the
   /// orchestrator (by name; at most one per running task).
   std::unordered_map<std::string, task_progress> progress;
@@ -844,7 +846,8 @@ void lease_granted(registry_ptr self, const lease_grant& grant) {
 void quorum_ping(registry_ptr self, uint64_t orch_epoch, int64_t sent_ns) {
   auto& st = self->state;
   if (orch_epoch == st.orchestrator.epoch && st.orchestrator.handle
-      && self->current_sender() == st.orchestrator.handle.address())
+      && self->current_sender() == st.orchestrator.handle.address()
+      && st.orchestrator.config == *st.ctx->voters())
     self->send(st.orchestrator.handle, follow_atom::value, orch_epoch,
                sent_ns);
 }
@@ -887,7 +890,7 @@ bool from_orchestrator_of_a_member(registry_ptr self,
   auto& sender = self->current_sender();
   if (sender == nullptr || !orch.handle
       || sender->address() != orch.handle.address()
-      || !valid_epoch(orch.epoch, self->state.ctx->voters, &orch.node))
+      || !valid_epoch(orch.epoch, orch.config, &orch.node))
     return false;
   if (orch.node == self->state.ctx->name)
     return orch.handle.node() == self->node();
@@ -937,9 +940,11 @@ caf::result<std::vector<registry_entry>> sync(registry_ptr self,
   auto& st = self->state;
   if (orch.epoch < st.orchestrator.epoch
       || (orch.epoch == st.orchestrator.epoch
-          && orch.handle != st.orchestrator.handle))
+          && orch.handle != st.orchestrator.handle)
+      || !st.ctx->voting->adopt(orch.config))
     return make_error(errc::stale_orchestrator,
                       "sync from an outdated orchestrator");
+  st.ctx->voting->note_followed(orch.epoch);
   if (orch.epoch != st.orchestrator.epoch)
     st.lease.follow_new_orchestrator();
   st.orchestrator = std::move(orch);
@@ -1215,10 +1220,17 @@ void on_voter_fresh(registry_ptr self, uint64_t orch_epoch) {
 void catch_up_ends(registry_ptr self) {
   auto& st = self->state;
   auto now = node_time(self);
-  if (!st.ctx->is_voter(st.ctx->name) || st.lost_notes.complete(now))
+  auto voters = st.ctx->voters();
+  if (voters->epoch != st.transfer_config) {
+    st.transfer_config = voters->epoch;
+    st.lost_notes.begin_transfer(now);
+  }
+  if (!voters->is_voter(st.ctx->name))
     return;
+  if (st.lost_notes.transferred(voters->quorum(), now))
+    return st.ctx->voting->set_caught_up(voters->epoch);
   for (auto& m : st.members) {
-    if (m.node == st.ctx->name || !st.ctx->is_voter(m.node) || !m.registry
+    if (m.node == st.ctx->name || !voters->is_voter(m.node) || !m.registry
         || st.lost_notes.merged(m.node))
       continue;
     auto asked = st.ends_asked.find(m.node);
@@ -1231,7 +1243,8 @@ void catch_up_ends(registry_ptr self) {
       .then(
         [=](voter_dump& d) {
           auto& st = self->state;
-          st.lost_notes.merge(node, d, st.ctx->quorum(), node_time(self));
+          st.lost_notes.merge(node, d, st.ctx->voters()->quorum(),
+                              node_time(self));
         },
         [](caf::error&) {
           // Asked again a second later.

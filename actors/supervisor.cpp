@@ -71,6 +71,9 @@ struct supervisor_state {
   orchestrator_ref orchestrator;
   /// How many orchestrators this node followed (the failover metric).
   uint64_t adopted = 0;
+  /// This node was a voter of the configuration it had before: removed
+  /// from it, it leaves the cluster.
+  bool was_voter = false;
   /// The orchestrator this node runs, if any.
   orchestrator_internal_api local_orchestrator;
   /// A copy of `local_orchestrator` for the exit functor.
@@ -98,7 +101,7 @@ const std::string& own_name(supervisor_ptr self) {
 cluster_view view(supervisor_ptr self) {
   auto& st = self->state;
   return cluster_view{st.members.all_members(), st.orchestrator,
-                      st.epochs.highest()};
+                      st.epochs.highest(), *st.ctx->voters()};
 }
 
 /// Why this node cannot name an orchestrator; no error if it can.
@@ -202,7 +205,7 @@ void drop_orchestrator(supervisor_ptr self) {
 bool plausible_epoch(supervisor_ptr self, uint64_t epoch,
                      const std::string* node = nullptr) {
   auto& st = self->state;
-  if (valid_epoch(epoch, st.ctx->voters, node))
+  if (valid_epoch(epoch, *st.ctx->voters(), node))
     return true;
   if (st.refused_epochs++ == 0)
     log_line{true} << "dtask-node " << own_name(self)
@@ -229,6 +232,8 @@ void adopt(supervisor_ptr self, orchestrator_ref ref) {
   auto& st = self->state;
   if (st.members.reported_dead(ref.handle, node_time(self)))
     return; // Stale news from a peer that did not notice its death yet.
+  if (!st.ctx->voting->adopt(ref.config))
+    return; // Of an older configuration, or one this node may not take.
   if (!plausible_epoch(self, ref.epoch, &ref.node))
     return;
   if (st.epochs.outdated(ref.epoch))
@@ -299,12 +304,16 @@ void prevote(supervisor_ptr self) {
 /// Starts a new orchestrator here and announces it.
 void start_orchestrator(supervisor_ptr self) {
   auto& st = self->state;
-  auto epoch = next_epoch(st.epochs.highest(),
-                          voter_index(st.ctx->voters, own_name(self)));
+  auto voters = st.ctx->voters();
+  auto own = voters->find(own_name(self));
+  if (own == nullptr)
+    return; // Not a voter any more (should_elect saw an older view).
+  auto epoch = next_epoch(st.epochs.highest(), own->slot);
   st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
-                                             st.members.all_members());
+                                             st.members.all_members(), voters);
   count_election(metrics_of(self));
-  adopt(self, orchestrator_ref{st.local_orchestrator, own_name(self), epoch});
+  adopt(self, orchestrator_ref{st.local_orchestrator, own_name(self), epoch,
+                               *voters});
   push_members(self);
 }
 
@@ -445,6 +454,7 @@ void try_connect(supervisor_ptr self, const std::string& node,
 
 void merge_view(supervisor_ptr self, cluster_view& v) {
   auto& st = self->state;
+  st.ctx->voting->adopt(v.config);
   note_epoch(self, v.last_epoch);
   for (auto& m : v.members)
     if (m.node != own_name(self) && !st.members.has_peer(m.node))
@@ -548,6 +558,9 @@ void on_tick(supervisor_ptr self) {
     if (!st.members.has_peer(node))
       try_connect(self, node);
   }
+  for (auto& v : st.ctx->voters()->voters)
+    if (!st.members.has_peer(v.node))
+      try_connect(self, v.node);
   elect(self);
   self->delayed_send(self, st.ctx->config.retry_interval, tick_atom::value);
 }
@@ -567,6 +580,60 @@ void on_watchdog(supervisor_ptr self) {
                << " ms; rejoining as a follower";
   }
   self->delayed_send(self, watchdog_interval, watchdog_atom::value);
+}
+
+// -- the voting configuration -------------------------------------------------
+
+/// The node's configuration changed: elect with it; stop following an
+/// orchestrator of an older one, unless that one proposed this change (it
+/// collects the other answers, then ends itself: orchestrator.cpp (i)). A
+/// voter that is no longer one leaves the cluster, as on SIGTERM.
+void config_changed(supervisor_ptr self) {
+  if (!from_self(self))
+    return void(refuse_sender(self, "config"));
+  auto& st = self->state;
+  auto voters = st.ctx->voters();
+  st.members.set_voters(voters->names());
+  log_line{} << "dtask-node " << own_name(self) << ": voting configuration "
+             << voters->epoch << " (" << voters->voters.size() << " voters)";
+  auto& o = st.orchestrator;
+  if (o.handle && o.config != *voters && o.epoch != voters->by) {
+    if (st.local_orchestrator)
+      stop_local_orchestrator(self);
+    drop_orchestrator(self);
+  }
+  push_members(self);
+  auto voter = voters->is_voter(own_name(self));
+  if (st.was_voter && !voter && !st.members.leaving() && st.ctx->on_removed) {
+    log_line{} << "dtask-node " << own_name(self)
+               << ": removed from the voters; leaving the cluster";
+    st.ctx->on_removed();
+  }
+  st.was_voter = voter;
+  elect(self);
+}
+
+/// An orchestrator this node follows proposes `x`: taken (and kept in the
+/// state directory) unless this voter's store has not caught up with the
+/// current configuration yet, or `x` may not follow it.
+caf::result<bool> config_proposed(supervisor_ptr self, voting_config& x) {
+  auto& st = self->state;
+  auto& sender = self->current_sender();
+  if (!st.orchestrator.handle || sender == nullptr
+      || sender->address() != st.orchestrator.handle.address()
+      || x.by != st.orchestrator.epoch || !check(x).empty())
+    return refuse_sender(self, "config");
+  if (st.ctx->is_voter(own_name(self)) && !st.ctx->voting->caught_up()
+      && x != *st.ctx->voters())
+    return make_error(errc::no_quorum, "the voter " + own_name(self)
+                                         + " has not caught up yet");
+  std::string error;
+  if (st.ctx->voting->adopt(x, &error))
+    return true;
+  if (!error.empty())
+    log_line{true} << "dtask-node " << own_name(self)
+                   << ": cannot keep the voting configuration: " << error;
+  return false;
 }
 
 // -- leaving ----------------------------------------------------------------
@@ -632,7 +699,15 @@ void init_state(supervisor_ptr self, node_context_ptr ctx,
   st.ctx = std::move(ctx);
   st.members = membership{member{st.ctx->name, caf::actor_cast<supervisor_api>(self),
                                  std::move(registry)},
-                          st.ctx->voters};
+                          st.ctx->voters()->names()};
+  st.was_voter = st.ctx->is_voter(st.ctx->name);
+  // Each change of the configuration reaches the supervisor as `(config)`.
+  // A weak handle: the cell outlives the supervisor in `ctx`.
+  auto me = self->address();
+  st.ctx->voting->on_change([me] {
+    if (auto strong = caf::actor_cast<caf::actor>(me))
+      caf::send_as(strong, strong, config_atom::value);
+  });
   // This node's orchestrator ends with its supervisor. (Attached functors
   // run after the state is gone: they may only touch what they own.)
   auto orchestrator_slot = std::make_shared<orchestrator_internal_api>();
@@ -641,6 +716,24 @@ void init_state(supervisor_ptr self, node_context_ptr ctx,
     if (*orchestrator_slot)
       stop_actor(*orchestrator_slot, caf::exit_reason::user_shutdown);
   });
+}
+
+/// `(orch, ref)`: a peer announces an orchestrator.
+void orchestrator_announced(supervisor_ptr self, orchestrator_ref ref) {
+  if (!runs_on_a_member(self, ref)) {
+    // Not followed, but its epoch is noted: epochs only grow, and a node
+    // that missed one could elect with it again (the simulation found two
+    // orchestrators of one epoch without this).
+    note_epoch(self, ref.epoch);
+    return void(refuse_sender(self, "orch"));
+  }
+  adopt_if_newer(self, std::move(ref));
+}
+
+caf::result<orchestrator_ref> whereis(supervisor_ptr self) {
+  if (auto err = why_no_orchestrator(self))
+    return err;
+  return self->state.orchestrator;
 }
 
 supervisor_api::behavior_type supervisor(supervisor_ptr self,
@@ -674,15 +767,20 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
     [=](events_atom a, event_query& q) {
       return forward_or_fail<std::vector<task_event>>(self, a, std::move(q));
     },
-    [=](whereis_atom) -> caf::result<orchestrator_ref> {
-      if (auto err = why_no_orchestrator(self))
-        return err;
-      return self->state.orchestrator;
-    },
+    [=](whereis_atom) { return whereis(self); },
     // This node's own view of the cluster (`nodes` asks the orchestrator).
     [=](members_atom) {
       return self->state.members.own_view(self->state.orchestrator);
     },
+    [=](members_atom a, add_voter_atom b, std::string& node) {
+      return forward_or_fail<voting_config>(self, a, b, std::move(node));
+    },
+    [=](members_atom a, remove_voter_atom b, std::string& node) {
+      return forward_or_fail<voting_config>(self, a, b, std::move(node));
+    },
+    [=](voting_atom) { return *self->state.ctx->voters(); },
+    [=](config_atom, voting_config& x) { return config_proposed(self, x); },
+    [=](config_atom) { config_changed(self); },
     [=](join_atom, member& m,
         uint64_t last_epoch) -> caf::result<cluster_view> {
       if (!speaks_for_itself(self, m))
@@ -695,14 +793,7 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
       peer_leaving(self, node);
     },
     [=](orch_atom, orchestrator_ref& ref) {
-      if (!runs_on_a_member(self, ref)) {
-        // Not followed, but its epoch is noted: epochs only grow, and a
-        // node that missed one could elect with it again (the simulation
-        // found two orchestrators of one epoch without this).
-        note_epoch(self, ref.epoch);
-        return void(refuse_sender(self, "orch"));
-      }
-      adopt_if_newer(self, std::move(ref));
+      orchestrator_announced(self, std::move(ref));
     },
     [=](join_atom) {
       if (!from_self(self))

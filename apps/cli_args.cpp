@@ -240,9 +240,35 @@ void add_queries(CLI::App& app, invocation& out, raw_values& raw) {
   app.add_subcommand("nodes", "the members and their running tasks, as\n"
                               "the orchestrator sees them")
     ->footer(members_footer);
-  app.add_subcommand("members", "the members, as the connected node itself\n"
-                                "sees them")
-    ->footer(members_footer);
+  auto* members = app.add_subcommand("members", "the members, as the connected "
+                                                "node itself\nsees them, and "
+                                                "the voting configuration");
+  members->footer(std::string{"Prints {\"node\",\"state\",\"voter\","
+                              "\"orchestrator\",\"running\"} for each "
+                              "member\n(state up or leaving) and for each "
+                              "voter that is no member (state\nunreachable), "
+                              "then {\"config\":EPOCH,\"voters\":[NODE...]}: "
+                              "the voting\nconfiguration.\n"}
+                  + command_footer);
+  members->require_subcommand(0, 1);
+  auto config_footer = std::string{"One change at a time; it takes effect "
+                                   "once a majority of the\ncurrent voters "
+                                   "and a majority of the next ones took it. "
+                                   "Prints\n{\"config\":EPOCH,\"voters\":"
+                                   "[NODE...]} once it did (exit 0), or\n"
+                                   "{\"error\":...} (exit 1).\n"}
+                       + command_footer;
+  members->add_subcommand("add", "make a member a voter")
+    ->footer(config_footer)
+    ->add_option("NODE", out.member, "the member, as HOST:PORT")
+    ->required()
+    ->type_name("");
+  members->add_subcommand("remove", "make a node no voter (a dead one, or a\n"
+                                    "live one, which then leaves)")
+    ->footer(config_footer)
+    ->add_option("NODE", out.member, "the voter, as HOST:PORT")
+    ->required()
+    ->type_name("");
 }
 
 void add_watch(CLI::App& app, raw_values& raw) {
@@ -339,6 +365,15 @@ command command_named(const std::string& name) {
   return name == "nodes" ? command::nodes : command::members;
 }
 
+/// `members`, `members add` or `members remove`.
+command members_command(const CLI::App& members) {
+  auto subs = members.get_subcommands();
+  if (subs.empty())
+    return command::members;
+  return subs.front()->get_name() == "add" ? command::add_voter
+                                           : command::remove_voter;
+}
+
 } // namespace
 
 std::optional<int> parse_command_line(int argc, const char* const* argv,
@@ -377,6 +412,8 @@ std::optional<int> parse_command_line(int argc, const char* const* argv,
     return usage_error("missing command: start, status, stop, list, nodes, "
                        "members or watch");
   out.cmd = command_named(commands.front()->get_name());
+  if (out.cmd == command::members)
+    out.cmd = members_command(*commands.front());
   if (auto rc = check_general(raw, out))
     return rc;
   return check_command(raw, out);

@@ -20,7 +20,17 @@ namespace dtask::cli {
 constexpr std::chrono::seconds default_wait{3600};
 
 /// The commands of `dtask`.
-enum class command { start, status, stop, list, nodes, members, watch };
+enum class command {
+  start,
+  status,
+  stop,
+  list,
+  nodes,
+  members,
+  add_voter,
+  remove_voter,
+  watch
+};
 
 /// What a command line asks for, every value checked.
 struct invocation {
@@ -54,6 +64,10 @@ struct invocation {
 
   /// `--after` and `--limit` (0: the cluster's max-list decides).
   list_query page;
+
+  // -- members add, members remove --------------------------------------------
+
+  std::string member;
 };
 
 /// Parses `argv` into `out`. Returns the exit code if the program is done

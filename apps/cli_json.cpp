@@ -49,6 +49,23 @@ std::string node_line(const node_info& n) {
   return dump(out);
 }
 
+std::string member_line(const node_info& n, bool voter) {
+  json out;
+  out["node"] = n.node;
+  out["state"] = n.state;
+  out["voter"] = voter;
+  out["orchestrator"] = n.orchestrator;
+  out["running"] = n.running;
+  return dump(out);
+}
+
+std::string config_line(const voting_config& x) {
+  json out;
+  out["config"] = x.epoch;
+  out["voters"] = x.names();
+  return dump(out);
+}
+
 std::string next_line(const std::string& next) {
   json out;
   out["next"] = next;

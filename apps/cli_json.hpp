@@ -25,6 +25,13 @@ std::string event_line(const task_event& ev);
 /// {"node","state","orchestrator","running"}: one member.
 std::string node_line(const node_info& n);
 
+/// {"node","state","voter","orchestrator","running"}: one member, or a voter
+/// that is no member (`state` unreachable), for `dtask members`.
+std::string member_line(const node_info& n, bool voter);
+
+/// {"config":EPOCH,"voters":[NODE...]}: a voting configuration.
+std::string config_line(const voting_config& x);
+
 /// {"next":NAME}: the last line of a `list` page that more tasks follow.
 std::string next_line(const std::string& next);
 

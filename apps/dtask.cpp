@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -19,6 +20,8 @@
 namespace {
 
 using dtask::cli::command;
+using dtask::cli::config_line;
+using dtask::cli::member_line;
 using dtask::cli::error_line;
 using dtask::cli::event_line;
 using dtask::cli::incomplete_line;
@@ -60,6 +63,29 @@ void print_page(const dtask::list_page& page) {
     std::cout << next_line(page.next) << std::endl;
   if (!page.unaccounted.empty())
     std::cout << incomplete_line(page.unaccounted) << std::endl;
+}
+
+/// `members`: each member, each voter that is no member, and the voting
+/// configuration; the exit code.
+int run_members(dtask::client& cli) {
+  auto xs = cli.members();
+  if (!xs)
+    return report(xs.error());
+  auto config = cli.voting();
+  if (!config)
+    return report(config.error());
+  std::set<std::string> seen;
+  for (auto& n : *xs) {
+    seen.insert(n.node);
+    std::cout << member_line(n, config->is_voter(n.node)) << std::endl;
+  }
+  for (auto& voter : config->names())
+    if (seen.count(voter) == 0)
+      std::cout << member_line(dtask::node_info{voter, "unreachable", false, 0},
+                               true)
+                << std::endl;
+  std::cout << config_line(*config) << std::endl;
+  return 0;
 }
 
 /// `start`, and with `--wait` its outcome; the exit code.
@@ -147,8 +173,17 @@ int run(caf::actor_system& sys, dtask::client& cli, const invocation& in,
       auto xs = cli.list(in.page);
       return xs ? (print_page(*xs), 0) : report(xs.error());
     }
+    case command::members:
+      return run_members(cli);
+    case command::add_voter:
+    case command::remove_voter: {
+      auto x = in.cmd == command::add_voter ? cli.add_voter(in.member)
+                                            : cli.remove_voter(in.member);
+      return x ? (std::cout << config_line(*x) << std::endl, 0)
+               : report(x.error());
+    }
     default: {
-      auto xs = in.cmd == command::nodes ? cli.nodes() : cli.members();
+      auto xs = cli.nodes();
       if (!xs)
         return report(xs.error());
       for (auto& n : *xs)

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,7 +289,8 @@ void cluster::write_configs(const std::string& extra, bool single_seed) {
   extra_ = extra;
   single_seed_ = single_seed;
   std::string seeds;
-  for (int i = 0; i < (single_seed ? 1 : size()); ++i)
+  auto seed_count = single_seed ? 1 : seed_count_ > 0 ? seed_count_ : size();
+  for (int i = 0; i < seed_count; ++i)
     seeds += (i > 0 ? ", \"" : "\"") + name(i) + "\"";
   for (int i = 0; i < size(); ++i) {
     std::ofstream f{dir_ + "/node" + std::to_string(i) + ".ini"};
@@ -298,6 +300,8 @@ void cluster::write_configs(const std::string& extra, bool single_seed) {
       << extra << "\n";
     if (every_interface_)
       f << "advertise=\"" << name(i) << "\"\n";
+    if (state_dirs_)
+      f << "state-dir=\"" << state_dir(i) << "\"\n";
     // Namespaced nodes listen on private addresses: without TLS, a node
     // refuses that unless told it is meant.
     if (!tls_ && hosts_[i].rfind("127.", 0) != 0)
@@ -510,6 +514,22 @@ void cluster::enable_http() {
   write_configs(extra_, single_seed_);
 }
 
+void cluster::set_seeds(int k) {
+  seed_count_ = k;
+  write_configs(extra_, single_seed_);
+}
+
+void cluster::use_state_dirs() {
+  state_dirs_ = true;
+  for (int i = 0; i < size(); ++i)
+    ::mkdir(state_dir(i).c_str(), 0755);
+  write_configs(extra_, single_seed_);
+}
+
+std::string cluster::state_dir(int i) const {
+  return dir_ + "/state" + std::to_string(i);
+}
+
 void cluster::listen_on_every_interface() {
   every_interface_ = true;
   write_configs(extra_, single_seed_);
@@ -542,6 +562,11 @@ std::vector<std::string> cluster::members(int via, std::string* orch,
   if (res.rc != 0)
     return result;
   for (auto& line : res.lines) {
+    // `members` also names the voters that are no members, and ends with
+    // the voting configuration.
+    if (json_field(line, "node").empty()
+        || json_field(line, "state") == "unreachable")
+      continue;
     result.push_back(json_field(line, "node"));
     if (orch != nullptr && json_field(line, "orchestrator") == "true")
       *orch = json_field(line, "node");

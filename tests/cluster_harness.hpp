@@ -143,6 +143,16 @@ public:
   /// (127.0.0.1:PORT). Without `use_tls`, the nodes then refuse to start.
   void listen_on_every_interface();
 
+  /// Makes only the first `k` nodes the seeds (the voters at first) of
+  /// every node (not started yet).
+  void set_seeds(int k);
+
+  /// Gives every node (not started yet) a state directory of its own
+  /// (`[cluster] state-dir`, `state_dir(i)`).
+  void use_state_dirs();
+
+  std::string state_dir(int i) const;
+
   /// Makes every node (not started yet) serve HTTP (`[http] port`) on a
   /// free port of its own (`http_port`).
   void enable_http();
@@ -219,6 +229,8 @@ private:
 
   std::string extra_;
   bool single_seed_ = false;
+  int seed_count_ = 0;
+  bool state_dirs_ = false;
   bool tls_ = false;
   bool every_interface_ = false;
 

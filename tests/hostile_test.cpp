@@ -596,7 +596,8 @@ TEST(bounds, a_node_admits_at_most_max_members) {
   caf::scoped_actor second{p.sys};
   EXPECT_EQ(join(first), 0);
   EXPECT_EQ(join(second), static_cast<uint8_t>(dtask::errc::capacity));
-  EXPECT_EQ(c.cli({"members"}).lines.size(), 2u) << "itself and the first";
+  EXPECT_EQ(c.members(0, nullptr, "members").size(), 2u)
+    << "itself and the first";
   for (auto& f : fakes)
     caf::anon_send_exit(f, caf::exit_reason::kill);
 }

@@ -480,7 +480,14 @@ TEST(valid_epoch, an_epoch_of_another_voter_or_a_stranger_is_not) {
   EXPECT_FALSE(dtask::valid_epoch(dtask::next_epoch(0, 2), voters, &b));
   EXPECT_FALSE(dtask::valid_epoch(dtask::next_epoch(0, 1), voters, &x));
   EXPECT_FALSE(dtask::valid_epoch(0x1, voters, &b)); // Round 0: none.
-  EXPECT_FALSE(dtask::valid_epoch(0x103, voters)); // No fourth voter.
+  EXPECT_FALSE(dtask::valid_epoch(0x1FF, voters)); // Slot 255: never given.
+  EXPECT_FALSE(dtask::valid_epoch(0x103, voters)); // No slot 3 given yet.
+  // A slot an earlier configuration gave: its orchestrators' epochs count.
+  std::string err;
+  auto later = dtask::voting_config::initial(voters).with_removed("b:2", 1, err);
+  EXPECT_TRUE(dtask::valid_epoch(0x201, later));
+  EXPECT_FALSE(dtask::valid_epoch(0x201, later, &b));
+  EXPECT_FALSE(dtask::valid_epoch(0x3, voters)); // Round 0: none.
 }
 
 TEST(valid_epoch, epochs_near_overflow_are_refused) {

@@ -72,6 +72,18 @@ public:
   /// The members as the connected node itself sees them (`running` is 0).
   caf::expected<std::vector<node_info>> members();
 
+  /// The voting configuration of the connected node: its epoch and voters.
+  caf::expected<voting_config> voting();
+
+  /// Makes the member `node` ("host:port", up and connected) a voter, once
+  /// a majority of the old and of the new voters took the change; answers
+  /// the new configuration (the current one if `node` votes already).
+  caf::expected<voting_config> add_voter(const std::string& node);
+
+  /// Removes `node` from the voters (a dead one, to replace it; a live one
+  /// leaves the cluster, as on SIGTERM, once it took the change).
+  caf::expected<voting_config> remove_voter(const std::string& node);
+
   /// The client actor, for actors that want to send requests themselves.
   const orchestrator_api& actor() const noexcept {
     return actor_;

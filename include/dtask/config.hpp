@@ -93,6 +93,11 @@ struct node_config {
   /// File the node appends its task events to (one line per start and stop
   /// of a worker, with monotonic times), for invariant checkers; empty: none.
   std::string event_log;
+  /// Directory where the node keeps the committed voting membership
+  /// (`membership`, written atomically); on restart it is used instead of
+  /// `seeds` if newer. Empty: none (a restarted node learns the membership
+  /// from its peers).
+  std::string state_dir;
   /// Listen on a non-loopback address without TLS (`[cluster] insecure`):
   /// anyone who reaches the port can then act as a member.
   bool insecure = false;
@@ -163,6 +168,9 @@ inline const char* cluster_config_help() {
          "(10s)\n"
          "    event-log         string    file to append task events to "
          "(none)\n"
+         "    state-dir         string    directory keeping the voting "
+         "membership\n"
+         "                                across restarts (none)\n"
          "    insecure          bool      allow a non-loopback host without "
          "TLS (false)\n";
 }
@@ -333,6 +341,12 @@ inline std::string read_cluster_config(const caf::settings& section,
       auto err = detail::read_positive(key, val, out.max_members);
       if (!err.empty())
         return err;
+    } else if (key == "state-dir") {
+      auto str = caf::get_if<std::string>(&data);
+      if (str == nullptr || str->empty())
+        return key_error(key, "expected a directory path string, got "
+                                + caf::to_string(val));
+      out.state_dir = *str;
     } else if (key == "insecure") {
       auto flag = caf::get_if<bool>(&data);
       if (flag == nullptr)
@@ -345,7 +359,7 @@ inline std::string read_cluster_config(const caf::settings& section,
                             "finished-ttl, max-finished, max-args-bytes, "
                             "max-result-bytes, max-running, max-list, "
                             "max-members, retry-interval, leave-timeout, "
-                            "event-log, insecure)");
+                            "event-log, state-dir, insecure)");
     }
   }
   if (out.max_members < out.seeds.size())

@@ -24,6 +24,7 @@
 
 #include "dtask/membership.hpp"
 #include "dtask/protocol.hpp"
+#include "dtask/voting_config.hpp"
 
 namespace dtask {
 
@@ -154,15 +155,32 @@ constexpr uint64_t max_epoch = (uint64_t{1} << 31) - 1;
 /// `max_epoch`, and, if `node` is given, started by that voter (its index
 /// is the epoch's low byte). Epoch 0 means "none seen" and is valid without
 /// a node.
-inline bool valid_epoch(uint64_t epoch, const std::vector<std::string>& voters,
+/// With changing membership, a voter's index is its slot in the
+/// configuration (voting_config.hpp): fixed while it is a voter.
+/// One past the highest slot given so far (until slots wrap at 255).
+inline size_t slots_given(const voting_config& voters) {
+  size_t result = voters.next_slot;
+  for (auto& v : voters.voters)
+    result = std::max(result, static_cast<size_t>(v.slot) + 1);
+  return result;
+}
+
+inline bool valid_epoch(uint64_t epoch, const voting_config& voters,
                         const std::string* node = nullptr) {
   if (epoch > max_epoch)
     return false;
+  // Without a node: any slot given so far (by this configuration or an
+  // earlier one: an orchestrator of an earlier one may still be around).
   if (node == nullptr)
-    return epoch == 0 || (epoch & 0xFF) < voters.size();
-  auto i = voter_index(voters, *node);
-  return i < voters.size() && voters[i] == *node && (epoch & 0xFF) == i
-         && epoch >= 0x100;
+    return epoch == 0
+           || (epoch >= 0x100 && (epoch & 0xFF) < slots_given(voters));
+  auto v = voters.find(*node);
+  return v != nullptr && (epoch & 0xFF) == v->slot && epoch >= 0x100;
+}
+
+inline bool valid_epoch(uint64_t epoch, const std::vector<std::string>& voters,
+                        const std::string* node = nullptr) {
+  return valid_epoch(epoch, voting_config::initial(voters), node);
 }
 
 /// The highest orchestrator epoch this node has seen. An orchestrator below

@@ -52,6 +52,10 @@ enum class errc : uint8_t {
   /// not reported to it (they are cut off, or gone). Context: (name, nodes
   /// as a vector of strings).
   unknown,
+  /// A change of the voting membership that cannot be made now: another is
+  /// under way, the orchestrator took over too recently, the node to add is
+  /// not a member, or it would remove the last voter. Context: (why).
+  invalid_change,
 };
 
 /// Short, stable, machine-readable name of an error code ("already_running").
@@ -70,6 +74,7 @@ inline const char* to_string(errc x) {
     case errc::not_allowed: return "not_allowed";
     case errc::too_many: return "too_many";
     case errc::unknown: return "unknown";
+    case errc::invalid_change: return "invalid_change";
   }
   return "unknown_error";
 }

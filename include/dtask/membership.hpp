@@ -203,6 +203,11 @@ public:
 
   // -- voters -----------------------------------------------------------------
 
+  /// The voting configuration changed (`voters` sorted).
+  void set_voters(std::vector<std::string> voters) {
+    voters_ = std::move(voters);
+  }
+
   bool is_voter(const std::string& node) const {
     return std::binary_search(voters_.begin(), voters_.end(), node);
   }

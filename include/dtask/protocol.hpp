@@ -26,6 +26,8 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "dtask/voting_config.hpp"
+
 namespace dtask {
 
 // -- atoms --------------------------------------------------------------------
@@ -140,6 +142,15 @@ using follow_atom = caf::atom_constant<caf::atom("follow")>;
 /// peers: stop placing tasks on `node` and do not elect it.
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
+/// `(members, add_voter|remove_voter, node) -> voting_config`: changes
+/// the voting membership by one voter (orchestrator.cpp (i)); `(voting)
+/// -> voting_config`: a node's configuration; `(config, voting_config) ->
+/// bool`: internal, an orchestrator's proposal to a supervisor, and
+/// `(config)` its node telling it that it changed.
+using add_voter_atom = caf::atom_constant<caf::atom("addvoter")>;
+using remove_voter_atom = caf::atom_constant<caf::atom("rmvoter")>;
+using voting_atom = caf::atom_constant<caf::atom("voting")>;
+using config_atom = caf::atom_constant<caf::atom("config")>;
 /// Internal: periodic self-messages.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// Internal: the supervisor's own "is the orchestrator still there?".
@@ -420,7 +431,11 @@ using orchestrator_api = caf::typed_actor<
   caf::replies_to<list_atom>::with<std::vector<task_status>>,
   caf::replies_to<nodes_atom>::with<std::vector<node_info>>,
   caf::replies_to<watch_atom, caf::actor, std::string>::with<uint64_t>,
-  caf::replies_to<events_atom, event_query>::with<std::vector<task_event>>>;
+  caf::replies_to<events_atom, event_query>::with<std::vector<task_event>>,
+  caf::replies_to<members_atom, add_voter_atom, std::string>::with<
+    voting_config>,
+  caf::replies_to<members_atom, remove_voter_atom, std::string>::with<
+    voting_config>>;
 
 // -- internal interfaces --------------------------------------------------------
 
@@ -507,7 +522,8 @@ using orchestrator_internal_api = orchestrator_api::extend<
 /// connects with `remote_actor<dtask::gateway_api>(host, port)`.
 using gateway_api = orchestrator_api::extend<
   caf::replies_to<whereis_atom>::with<orchestrator_ref>,
-  caf::replies_to<members_atom>::with<std::vector<node_info>>>;
+  caf::replies_to<members_atom>::with<std::vector<node_info>>,
+  caf::replies_to<voting_atom>::with<voting_config>>;
 
 /// The supervisor of a node (actors/supervisor.cpp).
 using supervisor_api = gateway_api::extend<
@@ -515,6 +531,9 @@ using supervisor_api = gateway_api::extend<
   caf::replies_to<join_atom, member, uint64_t>::with<cluster_view>,
   caf::reacts_to<leaving_atom, std::string>,
   caf::reacts_to<orch_atom, orchestrator_ref>,
+  // From the orchestrator it follows, and from its own node.
+  caf::replies_to<config_atom, voting_config>::with<bool>,
+  caf::reacts_to<config_atom>,
   // From the node's main.
   caf::reacts_to<join_atom>, caf::replies_to<leave_atom>::with<bool>,
   // From itself.
@@ -544,12 +563,14 @@ struct orchestrator_ref {
   orchestrator_internal_api handle;
   std::string node;
   uint64_t epoch = 0;
+  /// The voting configuration it started with (and holds its quorum of).
+  voting_config config;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, orchestrator_ref& x) {
   return f(caf::meta::type_name("dtask.orchestrator_ref"), x.handle, x.node,
-           x.epoch);
+           x.epoch, x.config);
 }
 
 /// True if `x` should replace `y` as the orchestrator a node follows.
@@ -570,12 +591,14 @@ struct cluster_view {
   std::vector<member> members;
   orchestrator_ref orchestrator;
   uint64_t last_epoch = 0;
+  /// The voting configuration of the node that answers.
+  voting_config config;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
   return f(caf::meta::type_name("dtask.cluster_view"), x.members,
-           x.orchestrator, x.last_epoch);
+           x.orchestrator, x.last_epoch, x.config);
 }
 
 /// Orchestrator -> registry: run one incarnation of a task. `epoch` is unique

@@ -12,6 +12,8 @@
 //   `check_level`); at-most-once, the default, is the fault suite's
 //   --stop-at-first: stop at the first failing seed (for mutations)
 //   --stops: the client also stops tasks (a quarter of the starts)
+//   --changes=N: N changes of the voting membership during the faults
+//   (the first three nodes are the seeds; see sim.hpp)
 //
 // With --seeds it prints one line per failing seed (seed, the first violated
 // invariant, its virtual time) and `N seeds, V violations, T s`; it exits 0
@@ -139,6 +141,10 @@ bool parse(int argc, char** argv, cli& c, std::string& err) {
       c.stop_at_first = true;
     } else if (key == "--stops") {
       c.opts.stops = true;
+    } else if (key == "--changes") {
+      if (!number(x))
+        return false;
+      c.opts.changes = static_cast<int>(x);
     } else if (key == "--trace") {
       c.opts.trace = true;
     } else if (key == "--trace-hash") {

@@ -76,6 +76,9 @@ const std::vector<mutation_name>& mutation_names() {
     {"told-start-fenced", mutation::told_start_fenced,
      "a fence declares lost, and restarts, a task whose start a later "
      "incarnation told"},
+    {"change-without-majority", mutation::change_without_majority,
+     "a change of the voters commits once one node took it, without a "
+     "majority of the old and of the new voters"},
   };
   return names;
 }

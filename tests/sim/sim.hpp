@@ -70,6 +70,12 @@ struct sim_options {
   /// stop of their name a moment later. Off by default, so that the seeds
   /// found before stops existed replay as they did.
   bool stops = false;
+  /// This many changes of the voting membership during the faults (`dtask
+  /// members add|remove` of a random node via a random node); the first
+  /// three nodes are then the seeds, and each node keeps the configuration
+  /// it took across restarts (a state directory). 0 by default, so that the
+  /// seeds found before changes existed replay as they did.
+  int changes = 0;
 };
 
 struct sim_result {

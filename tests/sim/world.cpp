@@ -75,6 +75,9 @@ struct world::sim_node {
   dtask::registry_api registry;
   std::vector<caf::actor_addr> actors;
   std::shared_ptr<sim_sink> sink;
+  /// Its voting configuration: the one it took last survives restarts
+  /// (as in a state directory).
+  dtask::config_cell_ptr voting;
 };
 
 struct world::link {
@@ -98,7 +101,7 @@ struct world::held {
 
 struct world::fault {
   enum kind_t { kill, restart, hang, resume, cut, heal, detect_cut,
-                detect_hang, reset, slow } kind;
+                detect_hang, reset, slow, change } kind;
   int a = -1;
   int b = -1;
   int64_t ms = 0;
@@ -151,20 +154,30 @@ void world::start_node(int i) {
   auto colon = nd.name.find(':');
   cfg.host = nd.name.substr(0, colon);
   cfg.port = static_cast<uint16_t>(std::stoi(nd.name.substr(colon + 1)));
-  for (auto& other : nodes_) {
+  // With `--changes`, the first three nodes are the seeds (the voters at
+  // first); the others join and may become voters.
+  auto seeds = opts_.changes > 0 ? std::min<size_t>(3, nodes_.size())
+                                 : nodes_.size();
+  for (size_t k = 0; k < seeds; ++k) {
     dtask::endpoint ep;
-    dtask::parse_endpoint(other.name, ep);
+    dtask::parse_endpoint(nodes_[k].name, ep);
     cfg.seeds.push_back(ep);
   }
   nd.sink = std::make_shared<sim_sink>(&recs_.event_logs[static_cast<size_t>(i)],
                                        nd.rate);
   auto ctx = std::make_shared<dtask::node_context>(dtask::node_context{
-    cfg, cfg.name(), sim_catalog(this), cfg.voters(), nd.sink,
+    cfg, cfg.name(), sim_catalog(this), nullptr, nd.sink,
     dtask::node_clock{nd.rate}, network_,
     // Derived from the seed without drawing from the world's generator.
     dtask::derive_key(opts_.seed, nd.name + "#"
                                     + std::to_string(nd.incarnation)),
-    nullptr}); // No metrics: the simulation serves no HTTP.
+    nullptr, {}}); // No metrics: the simulation serves no HTTP.
+  dtask::make_voting(cfg.voters(), cfg.state_dir, ctx->voting);
+  // As if from its state directory: the configuration it took last.
+  if (nd.voting && newer(*nd.voting->current(), *ctx->voting->current()))
+    ctx->voting = std::make_shared<dtask::config_cell>(*nd.voting->current(),
+                                                       "");
+  nd.voting = ctx->voting;
   ++nd.incarnation;
   nd.alive = true;
   nd.hung = false;
@@ -458,6 +471,35 @@ void world::schedule_faults() {
     }
     faults_.emplace(std::make_pair(at, ++seq_), f);
   }
+  // Changes of the voting membership, from their own generator: the other
+  // faults of a seed stay those it has without `--changes`.
+  std::mt19937_64 gen{opts_.seed ^ 0x6368616e676573ull};
+  for (int k = 0; k < opts_.changes; ++k) {
+    fault f{fault::change};
+    f.ms = 1500 + static_cast<int64_t>(gen() % static_cast<uint64_t>(
+                                           opts_.fault_ms - 1500));
+    f.a = static_cast<int>(gen() % static_cast<uint64_t>(n));
+    f.b = static_cast<int>(gen() % static_cast<uint64_t>(n));
+    faults_.emplace(std::make_pair(t0_ + milliseconds(f.ms), ++seq_), f);
+  }
+}
+
+/// Asks node `via` to add node `target` to the voters, or to remove it if
+/// it is one in `via`'s configuration.
+void world::propose_change(int target, int via) {
+  auto& v = nodes_[static_cast<size_t>(via)];
+  auto& t = nodes_[static_cast<size_t>(target)];
+  if (!v.alive)
+    return;
+  auto remove = v.voting->current()->is_voter(t.name);
+  trace(std::string{remove ? "propose remove " : "propose add "} + t.name
+        + " via " + v.name);
+  if (remove)
+    caf::anon_send(v.supervisor, dtask::members_atom::value,
+                   dtask::remove_voter_atom::value, t.name);
+  else
+    caf::anon_send(v.supervisor, dtask::members_atom::value,
+                   dtask::add_voter_atom::value, t.name);
 }
 
 void world::apply(const fault& f) {
@@ -511,6 +553,9 @@ void world::apply(const fault& f) {
     case fault::reset:
       if (f.a != f.b && a.alive && nodes_[static_cast<size_t>(f.b)].alive)
         break_link(f.a, f.b, true);
+      break;
+    case fault::change:
+      propose_change(f.a, f.b);
       break;
     case fault::slow:
       if (f.a != f.b) {

@@ -102,6 +102,7 @@ private:
   void break_link(int a, int b, bool notify);
   void schedule_faults();
   void apply(const fault& f);
+  void propose_change(int target, int via);
   void heal_all();
   void release_blocked();
   void run_ready_jobs();
