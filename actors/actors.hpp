@@ -25,6 +25,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "config_cell.hpp"
+#include "lease_cover.hpp"
 #include "dtask/config.hpp"
 #include "dtask/protocol.hpp"
 #include "dtask/task.hpp"
@@ -164,6 +165,8 @@ struct node_context {
   /// Called when the node is removed from the voters while it runs: it
   /// leaves the cluster (a real process as on SIGTERM); empty: nothing.
   std::function<void()> on_removed;
+  /// Which nodes this node's orchestrator may lease to (lease_cover.hpp).
+  std::shared_ptr<lease_cover<>> cover;
 
   /// Now, on this node's clock.
   clock_type::time_point now(const caf::actor_clock& clock) const noexcept {

@@ -39,13 +39,21 @@ std::string membership_file(const std::string& dir) {
   return dir + "/membership";
 }
 
+std::string epoch_file(const std::string& dir) {
+  return dir + "/epoch";
+}
+
 std::string write_membership(const std::string& dir, const voting_config& x) {
-  auto path = membership_file(dir);
+  return write_atomically(dir, membership_file(dir), to_text(x));
+}
+
+std::string write_atomically(const std::string& dir, const std::string& path,
+                             const std::string& text) {
   auto tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return os_error("cannot create", tmp);
-  bool ok = write_all(fd, to_text(x)) && ::fsync(fd) == 0;
+  bool ok = write_all(fd, text) && ::fsync(fd) == 0;
   auto err = ok ? std::string{} : os_error("cannot write", tmp);
   ::close(fd);
   if (!ok)
@@ -80,6 +88,25 @@ std::string read_membership(const std::string& dir, voting_config& out,
   return {};
 }
 
+namespace {
+
+/// Reads `epoch_file(dir)`, if there is one, into `cell`.
+std::string read_seen_epoch(const std::string& dir, config_cell& cell) {
+  auto path = epoch_file(dir);
+  std::ifstream in{path};
+  if (!in)
+    return errno == ENOENT ? std::string{} : os_error("cannot read", path);
+  std::string text;
+  std::getline(in, text);
+  if (text.empty() || text.size() > 19
+      || text.find_first_not_of("0123456789") != std::string::npos)
+    return "cluster.state-dir: " + path + ": expected one epoch (a number)";
+  cell.note_epoch(std::stoull(text));
+  return {};
+}
+
+} // namespace
+
 std::string make_voting(const std::vector<std::string>& seeds,
                         const std::string& state_dir, config_cell_ptr& out) {
   auto initial = voting_config::initial(seeds);
@@ -97,7 +124,7 @@ std::string make_voting(const std::vector<std::string>& seeds,
       return "cluster.state-dir: " + err;
   }
   out = std::make_shared<config_cell>(std::move(initial), state_dir);
-  return {};
+  return state_dir.empty() ? std::string{} : read_seen_epoch(state_dir, *out);
 }
 
 } // namespace dtask

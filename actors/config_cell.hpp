@@ -17,6 +17,13 @@
 //                      the voters keep stays with a majority of each
 //                      configuration (orchestrator.cpp (i)).
 //   on_change(f):      `f` runs after each adoption (outside the lock).
+//   note_epoch(e):     the highest orchestrator epoch this node has seen
+//                      (election.hpp `seen_epochs`) is `e` now: kept in the
+//                      state directory too, written before it counts, so
+//                      that a node that restarts never elects an epoch it
+//                      or its peers used (a single voter that restarted
+//                      elected its first epoch again while members still
+//                      ran tasks of it; `dtask-sim --changes=4`, seed 831).
 
 #include <algorithm>
 #include <cstdint>
@@ -37,6 +44,13 @@ std::string membership_file(const std::string& dir);
 /// written and synced, renamed over the old one, the directory synced.
 /// Empty on success, else the problem.
 std::string write_membership(const std::string& dir, const voting_config& x);
+
+/// The file of the highest orchestrator epoch seen, in `dir`.
+std::string epoch_file(const std::string& dir);
+
+/// Writes `text` to `path` atomically (as `write_membership`).
+std::string write_atomically(const std::string& dir, const std::string& path,
+                             const std::string& text);
 
 /// Reads `membership_file(dir)` into `out`. `found` tells whether the file
 /// exists. Empty on success (or if it does not exist), else the problem.
@@ -88,6 +102,29 @@ public:
     fence_ = std::max(fence_, orch_epoch);
   }
 
+  uint64_t seen_epoch() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return seen_epoch_;
+  }
+
+  /// False (with the problem in `error`) if `e` could not be kept.
+  bool note_epoch(uint64_t e, std::string* error = nullptr) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (e <= seen_epoch_)
+      return true;
+    if (!state_dir_.empty()) {
+      auto err = write_atomically(state_dir_, epoch_file(state_dir_),
+                                  std::to_string(e) + "\n");
+      if (!err.empty()) {
+        if (error != nullptr)
+          *error = err;
+        return false;
+      }
+    }
+    seen_epoch_ = e;
+    return true;
+  }
+
   void set_caught_up(uint64_t config_epoch) {
     std::lock_guard<std::mutex> guard{mtx_};
     caught_up_ = config_epoch;
@@ -115,6 +152,7 @@ private:
   std::string state_dir_;
   uint64_t fence_ = 0;
   uint64_t caught_up_ = 0;
+  uint64_t seen_epoch_ = 0;
   bool has_caught_up_ = false;
   std::function<void()> on_change_;
 };

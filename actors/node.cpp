@@ -326,7 +326,7 @@ caf::expected<node_handle> start_node(caf::actor_system& sys,
   auto ctx = std::make_shared<node_context>(
     node_context{cfg, cfg.name(), std::move(cat), nullptr,
                  std::move(events), node_clock{}, connector_api{}, 0,
-                 nullptr, {}});
+                 nullptr, {}, std::make_shared<lease_cover<>>()});
   auto voting_error = make_voting(cfg.voters(), cfg.state_dir, ctx->voting);
   if (!voting_error.empty())
     return caf::make_error(caf::sec::invalid_argument, voting_error);

@@ -209,13 +209,20 @@
 //     dumps of a majority of C's voters since it took C): each voter of C'
 //     in the committing majority of C then holds what any majority of the
 //     configuration before C kept. A voter removed while alive leaves as
-//     on SIGTERM once it took C'. Limits: a change that did not commit may
-//     have been taken by some nodes, which then answer no orchestrator of
-//     C until a change is proposed again (any later proposal is newer); a
-//     node without a state directory that restarts starts from `seeds`,
-//     and takes a newer configuration from the first peer that tells it;
-//     a majority of C that restarts without one at once, cut off from the
-//     others, can elect with C again (README, "Changing the voters").
+//     on SIGTERM once it took C'. A node at C takes a C' proposed by an
+//     orchestrator older than the one its registry follows at C only if C'
+//     is two or more changes ahead: a proposal superseded by a newer
+//     orchestrator of C reaches no majority that answers (the newer one's
+//     majority of C intersects every majority of C', and its voters refuse
+//     it), so two siblings of C (C - x and C + y, whose majorities can be
+//     disjoint) never both hold one. Limits (README, "Still weak"): a
+//     change that a majority of C took but no majority of C' took before O
+//     stepped down leaves the nodes fenced off it apart, and no side may
+//     elect (`dtask-sim --changes=4` ends so in 79 of 2,000 seeds); a node
+//     without a state directory that restarts starts from `seeds` and
+//     takes a newer configuration from the first peer that tells it, so a
+//     majority of C that restarts at once without one, cut off from the
+//     others, can elect with C again.
 // A node that was hung (SIGSTOP) runs no task code once it resumes past its
 // lease: every worker checks its node's lease before it handles any message
 // and drops the message once the lease ended; the registry stops those
@@ -1566,7 +1573,8 @@ void grant_lease(orchestrator_ptr self, uint64_t epoch, int64_t sent_ns) {
     return;
   auto m = member_by_registry(
     self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
-  if (m != nullptr)
+  // Only to a node the mirror lists ((d): a takeover there knows of it).
+  if (m != nullptr && st.ctx->cover->may_lease(m->node, node_time(self)))
     self->send(m->registry, grant_atom::value,
                lease_grant{epoch, sent_ns, st.node_gen[m->node]});
 }
@@ -1962,6 +1970,9 @@ caf::result<voting_config> change_voters(orchestrator_ptr self, bool add,
   return st.change_promise;
 }
 
+/// In `unaccounted`: members this orchestrator does not know of.
+constexpr const char* unknown_members = "*";
+
 /// The nodes the previous orchestrator may have granted a lease to ((d) in
 /// the timing argument) whose tasks this one cannot know: each neither
 /// answered a sync (then its registry told all it runs and ran) nor
@@ -1969,7 +1980,8 @@ caf::result<voting_config> change_voters(orchestrator_ptr self, bool add,
 /// are any, a name not in the table may run, or may have ended, there.
 /// An orchestrator without a majority cannot know either: a newer one
 /// may run on the other side; then the voters it does not hear from are
-/// the unaccounted ones.
+/// the unaccounted ones. "*" stands for members this one does not know of
+/// (no member list of the previous orchestrator reached it).
 std::vector<std::string> unaccounted(orchestrator_ptr self) {
   auto& st = self->state;
   if (!has_quorum(self))
@@ -1978,6 +1990,11 @@ std::vector<std::string> unaccounted(orchestrator_ptr self) {
   if (!st.quorum.takeover())
     return result;
   auto leases_end = st.quorum.leases_end();
+  // No member list of the previous orchestrator here: it may have leased
+  // to members this one does not know of, until its leases surely ended
+  // (`dtask-sim --changes=4`, seed 492: a non-voter's task was not_found).
+  if (!st.have_mirrored_lists && node_time(self) < leases_end)
+    result.push_back(unknown_members);
   for (auto& node : st.cover_required) {
     auto p = st.cover_promises.find(node);
     if (st.synced.count(node) == 0
@@ -2255,8 +2272,9 @@ void go_live(orchestrator_ptr self) {
 }
 
 /// Which nodes the previous orchestrator may have granted leases to ((d)
-/// in the timing argument): the voters, and the member lists mirrored to
-/// this node, with their origins' promises.
+/// in the timing argument): the voters, the member lists mirrored to this
+/// node, with their origins' promises, and the list this node's registry
+/// mirrors (an orchestrator here before this one leased to those).
 void learn_mirrored_members(orchestrator_ptr self,
                             std::vector<mirrored_members>& lists) {
   auto& st = self->state;
@@ -2270,7 +2288,12 @@ void learn_mirrored_members(orchestrator_ptr self,
     st.cover_required.insert(l.origin);
     st.cover_required.insert(l.members.begin(), l.members.end());
   }
-  st.have_mirrored_lists = !lists.empty();
+  // The list of this node's own registry (an earlier orchestrator here, as
+  // after a change of the voters) adds to the nodes required, but says
+  // nothing of an orchestrator elsewhere.
+  st.have_mirrored_lists = std::any_of(
+    lists.begin(), lists.end(),
+    [&](const mirrored_members& l) { return l.origin != st.ctx->name; });
 }
 
 /// Syncs every member and asks this node's registry for the mirrored member

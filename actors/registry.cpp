@@ -124,6 +124,9 @@ struct registry_state {
   /// The local orchestrator's members (set by the supervisor while this node
   /// runs it), mirrored with the entries.
   std::vector<std::string> own_members;
+  /// Members that left the orchestrator's list, and when: still mirrored
+  /// for L + M (they may hold a lease until then).
+  std::map<std::string, clock_type::time_point> members_left;
   /// As an origin: the promises given to mirrors (mirror_origin.hpp).
   mirror_origin<> promised;
   /// Batched for the next flush.
@@ -978,16 +981,57 @@ void promise_requested(registry_ptr self, int64_t sent_ns) {
   if (!st.mirror_to || self->current_sender() != st.mirror_to.address())
     return;
   st.promised.promise(st.mirror_to.address(), node_time(self));
+  st.ctx->cover->promised(st.mirror_to.address(),
+                          node_time(self) + mirror_promise);
   self->send(st.mirror_to, promise_atom::value, st.ctx->name, sent_ns);
+}
+
+/// The nodes that may hold a lease of this node's orchestrator: its
+/// members, and those that left less than L + M ago.
+std::vector<std::string> lease_holders(registry_ptr self) {
+  auto& st = self->state;
+  auto now = node_time(self);
+  auto result = st.own_members;
+  for (auto& kvp : st.members_left)
+    if (kvp.second + lease_duration + lease_margin > now)
+      result.push_back(kvp.first);
+  return result;
+}
+
+/// Sends the mirror `lease_holders`. The orchestrator leases to a node
+/// only once the mirror acknowledged it in its list (lease_cover.hpp). A
+/// node that left stays in the mirror's list until the next change (a
+/// takeover there then waits for it, or for the old leases to end).
+void send_member_list(registry_ptr self) {
+  auto& st = self->state;
+  if (!st.mirror_to)
+    return;
+  auto list = lease_holders(self);
+  auto mirror = st.mirror_to.address();
+  self
+    ->request(st.mirror_to, lease_wait, mirror_members_atom::value,
+              st.ctx->name, list)
+    .then([=](bool) { self->state.ctx->cover->listed(mirror, list); },
+          [](caf::error&) {
+            // Sent again with the next change, or with everything.
+          });
 }
 
 /// From the local supervisor: the members of the local orchestrator.
 void own_members_changed(registry_ptr self, std::vector<std::string>& members) {
   auto& st = self->state;
+  auto now = node_time(self);
+  for (auto i = st.members_left.begin(); i != st.members_left.end();)
+    i = i->second + lease_duration + lease_margin <= now
+          ? st.members_left.erase(i)
+          : std::next(i);
+  for (auto& node : st.own_members)
+    if (std::find(members.begin(), members.end(), node) == members.end())
+      st.members_left.emplace(node, now);
+  for (auto& node : members)
+    st.members_left.erase(node);
   st.own_members = std::move(members);
-  if (st.mirror_to)
-    self->send(st.mirror_to, mirror_members_atom::value, st.ctx->name,
-               st.own_members);
+  send_member_list(self);
 }
 
 /// Sends the mirror everything: all newest entries (replacing what it
@@ -1000,8 +1044,7 @@ void mirror_everything(registry_ptr self) {
   });
   self->send(st.mirror_to, mirror_atom::value,
              mirror_update{st.ctx->name, std::move(all), true});
-  self->send(st.mirror_to, mirror_members_atom::value, st.ctx->name,
-             st.own_members);
+  send_member_list(self);
 }
 
 /// From the local supervisor: mirror to `to` from now on (or stop). The old
@@ -1010,9 +1053,11 @@ void mirror_target_changed(registry_ptr self, registry_api& to) {
   auto& st = self->state;
   if (st.mirror_to == to)
     return;
-  if (st.mirror_to)
+  if (st.mirror_to) {
     self->send(st.mirror_to, mirror_atom::value,
                mirror_update{st.ctx->name, {}, true});
+    st.ctx->cover->forget(st.mirror_to.address());
+  }
   st.mirror_to = std::move(to);
   st.mirror_updates.clear();
   st.mirror_removals.clear();
@@ -1106,7 +1151,13 @@ on_sync(registry_ptr self, orchestrator_ref& orch, uint64_t order_key) {
 caf::result<std::vector<mirrored_members>> on_mirrored(registry_ptr self) {
   if (!from_local(self))
     return refuse_sender(self, "mirrored");
-  return self->state.mirrors.member_lists();
+  auto& st = self->state;
+  auto result = st.mirrors.member_lists();
+  // This node's own list too: a new orchestrator here after one that ran
+  // here (a change of the voters ends it) must know whom it leased to
+  // (`dtask-sim --changes=4`, seed 807).
+  result.push_back(mirrored_members{st.ctx->name, lease_holders(self), 0});
+  return result;
 }
 
 void on_peers(registry_ptr self, std::vector<member>& members) {
@@ -1140,12 +1191,14 @@ void on_promise(registry_ptr self, const std::string& origin,
   promise_given(self, origin, sent_ns);
 }
 
-void on_mirror_members(registry_ptr self, const std::string& origin,
-                       std::vector<std::string>& members) {
+caf::result<bool> on_mirror_members(registry_ptr self,
+                                    const std::string& origin,
+                                    std::vector<std::string>& members) {
   if (!from_mirror_origin(self, origin))
-    return void(refuse_sender(self, "mmembers"));
+    return refuse_sender(self, "mmembers");
   note_origin(self, origin);
   self->state.mirrors.set_members(origin, std::move(members));
+  return true;
 }
 
 caf::result<bool> on_confirm(registry_ptr self, mirror_confirmation& x) {
@@ -1313,7 +1366,9 @@ registry_api::behavior_type registry(registry_ptr self,
       on_promise(self, origin, sent_ns);
     },
     [=](mirror_members_atom, const std::string& origin,
-        std::vector<std::string>& ms) { on_mirror_members(self, origin, ms); },
+        std::vector<std::string>& ms) {
+      return on_mirror_members(self, origin, ms);
+    },
     [=](confirm_atom, mirror_confirmation& x) { return on_confirm(self, x); },
     [=](mirror_atom, mirror_update& x) { on_mirror(self, x); },
     [=](unmirror_atom, const std::string& origin,

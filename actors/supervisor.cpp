@@ -219,7 +219,10 @@ void note_epoch(supervisor_ptr self, uint64_t epoch) {
   auto& st = self->state;
   if (!plausible_epoch(self, epoch))
     return;
-  if (!st.epochs.note(epoch) || !st.orchestrator.handle
+  if (!st.epochs.note(epoch))
+    return;
+  st.ctx->voting->note_epoch(epoch);
+  if (!st.orchestrator.handle
       || !st.epochs.outdated(st.orchestrator.epoch))
     return;
   log_line{} << "dtask-node " << own_name(self) << ": orchestrator "
@@ -242,7 +245,8 @@ void adopt(supervisor_ptr self, orchestrator_ref ref) {
     self->demonitor(st.orchestrator.handle.address());
   if (st.local_orchestrator && st.local_orchestrator != ref.handle)
     stop_local_orchestrator(self);
-  st.epochs.note(ref.epoch);
+  if (st.epochs.note(ref.epoch))
+    st.ctx->voting->note_epoch(ref.epoch);
   if (st.adopted++ > 0)
     count_failover(metrics_of(self));
   st.orchestrator = std::move(ref);
@@ -309,6 +313,12 @@ void start_orchestrator(supervisor_ptr self) {
   if (own == nullptr)
     return; // Not a voter any more (should_elect saw an older view).
   auto epoch = next_epoch(st.epochs.highest(), own->slot);
+  std::string error;
+  if (!st.ctx->voting->note_epoch(epoch, &error)) {
+    log_line{true} << "dtask-node " << own_name(self)
+                   << ": cannot keep epoch " << epoch << ": " << error;
+    return; // Elected again on the next tick.
+  }
   st.local_orchestrator = spawn_orchestrator(self->system(), st.ctx, epoch,
                                              st.members.all_members(), voters);
   count_election(metrics_of(self));
@@ -484,6 +494,10 @@ void send_join(supervisor_ptr self, const supervisor_api& peer,
           if (m.node == node)
             add_peer(self, m);
         merge_view(self, v);
+        // The peer is behind: tell it (it may not elect without it).
+        auto& own = *self->state.ctx->voters();
+        if (newer(own, v.config))
+          self->send(peer, newer_config_atom::value, own_name(self), own);
         finish();
       },
       [=](caf::error&) { finish(); });
@@ -701,6 +715,7 @@ void init_state(supervisor_ptr self, node_context_ptr ctx,
                                  std::move(registry)},
                           st.ctx->voters()->names()};
   st.was_voter = st.ctx->is_voter(st.ctx->name);
+  st.epochs.note(st.ctx->voting->seen_epoch()); // Kept in the state directory.
   // Each change of the configuration reaches the supervisor as `(config)`.
   // A weak handle: the cell outlives the supervisor in `ctx`.
   auto me = self->address();
@@ -716,6 +731,15 @@ void init_state(supervisor_ptr self, node_context_ptr ctx,
     if (*orchestrator_slot)
       stop_actor(*orchestrator_slot, caf::exit_reason::user_shutdown);
   });
+}
+
+/// `(newconfig, node, x)`: a member that joined here has a newer
+/// configuration.
+void newer_config_told(supervisor_ptr self, const std::string& node,
+                       const voting_config& x) {
+  if (!from_member(self, node) || !check(x).empty())
+    return void(refuse_sender(self, "newconfig"));
+  self->state.ctx->voting->adopt(x);
 }
 
 /// `(orch, ref)`: a peer announces an orchestrator.
@@ -781,6 +805,9 @@ supervisor_api::behavior_type supervisor(supervisor_ptr self,
     [=](voting_atom) { return *self->state.ctx->voters(); },
     [=](config_atom, voting_config& x) { return config_proposed(self, x); },
     [=](config_atom) { config_changed(self); },
+    [=](newer_config_atom, std::string& node, voting_config& x) {
+      newer_config_told(self, node, x);
+    },
     [=](join_atom, member& m,
         uint64_t last_epoch) -> caf::result<cluster_view> {
       if (!speaks_for_itself(self, m))

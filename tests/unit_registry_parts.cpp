@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "lease_cover.hpp"
 #include "lease_gate.hpp"
 #include "lost_note_store.hpp"
 #include "mirror_origin.hpp"
@@ -436,6 +437,44 @@ TEST(lost_note_store, outcomes_go_after_the_ttl_and_beyond_max) {
             (std::vector<std::string>{"b", "c"}));
   store.expire(at(60000));
   EXPECT_EQ(store.ends(), 0u);
+}
+
+// -- lease_cover: whom the orchestrator may lease to --------------------------
+
+TEST(lease_cover, leases_to_anyone_while_no_promise_holds) {
+  dtask::lease_cover<std::string> c;
+  EXPECT_TRUE(c.may_lease("x", at(0)));
+  c.listed("m", {"a"});
+  EXPECT_TRUE(c.may_lease("x", at(0))) << "a list without a promise";
+}
+
+TEST(lease_cover, leases_only_to_listed_nodes_while_a_promise_holds) {
+  dtask::lease_cover<std::string> c;
+  c.listed("m", {"a", "b"});
+  c.promised("m", at(1000));
+  EXPECT_TRUE(c.may_lease("a", at(500)));
+  EXPECT_FALSE(c.may_lease("x", at(500)));
+  c.listed("m", {"a", "b", "x"});
+  EXPECT_TRUE(c.may_lease("x", at(600)));
+}
+
+TEST(lease_cover, every_mirror_with_a_promise_must_list_the_node) {
+  dtask::lease_cover<std::string> c;
+  c.listed("old", {"a"});
+  c.promised("old", at(1000));
+  c.listed("new", {"a", "x"});
+  c.promised("new", at(2000));
+  c.forget("old"); // Its promise still holds: kept.
+  EXPECT_FALSE(c.may_lease("x", at(999)));
+  EXPECT_TRUE(c.may_lease("x", at(1000))) << "the old promise ended";
+}
+
+TEST(lease_cover, a_switched_away_mirror_without_a_promise_is_forgotten) {
+  dtask::lease_cover<std::string> c;
+  c.listed("old", {"a"});
+  c.forget("old");
+  c.promised("old", at(1000)); // A late promise starts a new entry...
+  EXPECT_FALSE(c.may_lease("a", at(10))) << "...that lists no one yet";
 }
 
 } // namespace

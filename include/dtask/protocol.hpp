@@ -150,6 +150,9 @@ using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 using add_voter_atom = caf::atom_constant<caf::atom("addvoter")>;
 using remove_voter_atom = caf::atom_constant<caf::atom("rmvoter")>;
 using voting_atom = caf::atom_constant<caf::atom("voting")>;
+/// Internal: supervisor -> supervisor, `(newconfig, node, voting_config)`:
+/// the sender's configuration is newer than the one the receiver told it.
+using newer_config_atom = caf::atom_constant<caf::atom("newconfig")>;
 using config_atom = caf::atom_constant<caf::atom("config")>;
 /// Internal: periodic self-messages.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -492,7 +495,8 @@ using registry_api = worker_report_api::extend<
   // From the registries it mirrors to or for.
   caf::reacts_to<ask_promise_atom, int64_t>, caf::reacts_to<remirror_atom>,
   caf::reacts_to<promise_atom, std::string, int64_t>,
-  caf::reacts_to<mirror_members_atom, std::string, std::vector<std::string>>,
+  caf::replies_to<mirror_members_atom, std::string,
+                  std::vector<std::string>>::with<bool>,
   caf::replies_to<confirm_atom, mirror_confirmation>::with<bool>,
   caf::reacts_to<mirror_atom, mirror_update>,
   caf::reacts_to<unmirror_atom, std::string, std::vector<task_key>>,
@@ -529,6 +533,7 @@ using gateway_api = orchestrator_api::extend<
 using supervisor_api = gateway_api::extend<
   // From peers.
   caf::replies_to<join_atom, member, uint64_t>::with<cluster_view>,
+  caf::reacts_to<newer_config_atom, std::string, voting_config>,
   caf::reacts_to<leaving_atom, std::string>,
   caf::reacts_to<orch_atom, orchestrator_ref>,
   // From the orchestrator it follows, and from its own node.

@@ -171,12 +171,18 @@ void world::start_node(int i) {
     // Derived from the seed without drawing from the world's generator.
     dtask::derive_key(opts_.seed, nd.name + "#"
                                     + std::to_string(nd.incarnation)),
-    nullptr, {}}); // No metrics: the simulation serves no HTTP.
+    nullptr, {}, // No metrics: the simulation serves no HTTP.
+    std::make_shared<dtask::lease_cover<>>()});
   dtask::make_voting(cfg.voters(), cfg.state_dir, ctx->voting);
   // As if from its state directory: the configuration it took last.
-  if (nd.voting && newer(*nd.voting->current(), *ctx->voting->current()))
-    ctx->voting = std::make_shared<dtask::config_cell>(*nd.voting->current(),
-                                                       "");
+  if (nd.voting) {
+    if (newer(*nd.voting->current(), *ctx->voting->current()))
+      ctx->voting = std::make_shared<dtask::config_cell>(
+        *nd.voting->current(), "");
+    // With `--changes` only, so that earlier seeds replay as they did.
+    if (opts_.changes > 0)
+      ctx->voting->note_epoch(nd.voting->seen_epoch());
+  }
   nd.voting = ctx->voting;
   ++nd.incarnation;
   nd.alive = true;
